@@ -62,7 +62,7 @@ class StorPoolConfig:
 
 
 def _where(files: tuple[str, ...]) -> str:
-    return ', '.join(files) if files else 'no StorPool config file'
+    return ', '.join(files) if files else 'no StorPool config file found'
 
 
 def parse_client_id(value: str | None, *, section: str,
@@ -119,6 +119,9 @@ def load(section: str | None = None, *,
     else:
         reader = _reader(config_file, config_dir)
         files = tuple(reader.get_config_files(missing_ok=True))
+        if not files:
+            # Name the paths searched, for the error messages below.
+            files = (f'{reader.PATH_CONFIG} (missing)',)
         try:
             values = dict(reader(section=section, missing_ok=True,
                                  use_env=use_env).items())

@@ -1,0 +1,282 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""storpool-openstack: set up, check and try StorPool for OpenStack.
+
+    storpool-openstack setup-host [--dry-run] [--root PREFIX]
+    storpool-openstack doctor [--json] [paths...]
+    storpool-openstack attachments [--sync] [--json]
+    storpool-openstack demo [--keep-logs]
+
+The work is done in `storpool_openstack.ops`; this module only parses the
+command line, prints and picks the exit code.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import sys
+from typing import Sequence
+
+from storpool_openstack.ops import output
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DEFAULT_STORPOOL_CONF = '/etc/storpool.conf'
+DEFAULT_CINDER_CONF = '/etc/cinder/cinder.conf'
+
+EPILOG = '''\
+exit codes: 0 success (doctor: every check passed or was skipped),
+1 failure (doctor: a check failed), 2 bad command line.
+'''
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version('storpool-openstack')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
+
+
+def _add_storpool_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--storpool-conf', metavar='PATH', default=DEFAULT_STORPOOL_CONF,
+        help='the StorPool config file (default: %(default)s); the '
+             'files in PATH.d/*.conf are read after it, as StorPool does')
+    parser.add_argument(
+        '--storpool-conf-dir', metavar='DIR',
+        help='the StorPool config directory (default: the config file '
+             'name with ".d" appended)')
+    parser.add_argument(
+        '--host', metavar='NAME',
+        help='the host section of the StorPool config to read (default: '
+             'this host\'s name)')
+    parser.add_argument(
+        '--attach-state-file', metavar='PATH',
+        help='the attach-state file (default: '
+             '/var/spool/openstack-storpool/openstack-attach.json)')
+    parser.add_argument('--api-timeout', metavar='SECONDS', type=float,
+                        default=30.0,
+                        help='StorPool API call timeout (default: '
+                             '%(default)s)')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='storpool-openstack',
+        description='Set up, check and try StorPool for OpenStack on this '
+                    'host.', epilog=EPILOG)
+    parser.add_argument('-V', '--version', action='version',
+                        version='%(prog)s ' + _version())
+    parser.add_argument('-d', '--debug', action='store_true',
+                        help='log the package\'s debug messages to stderr')
+    subs = parser.add_subparsers(dest='command', metavar='COMMAND')
+    subs.required = True
+
+    setup = subs.add_parser(
+        'setup-host', help='create the spopenstack group and the '
+                           'attach-state file (idempotent)',
+        description='Create the system group spopenstack, add the '
+                    'service users that exist (nova, cinder) to it, and '
+                    'create /var/spool/openstack-storpool/ (root:'
+                    'spopenstack 0775) with openstack-attach.json '
+                    '(root:spopenstack 0660, "{}"). Running it again '
+                    'changes nothing.')
+    setup.add_argument('-n', '--dry-run', action='store_true',
+                       help='print the steps, change nothing')
+    setup.add_argument(
+        '--root', metavar='PREFIX', default='/',
+        help='operate inside this root prefix (an image being built): '
+             'groupadd/usermod run with --prefix PREFIX and the paths are '
+             'created under it (default: /)')
+    setup.add_argument(
+        '--user', metavar='NAME', action='append', dest='users',
+        help='a service user to add to the group (repeatable; default: '
+             'nova and cinder)')
+
+    doctor = subs.add_parser(
+        'doctor', help='check this host\'s StorPool-for-OpenStack setup',
+        description='Run every check and print each with its fix. Exit '
+                    'code 0 only if all checks passed (skipped ones do not '
+                    'fail).')
+    _add_storpool_args(doctor)
+    doctor.add_argument('--dev-root', metavar='DIR', default='/dev',
+                        help='where StorPool\'s devices appear (default: '
+                             '%(default)s, i.e. /dev/storpool)')
+    doctor.add_argument(
+        '--nova-driver-file', metavar='PATH',
+        help='Nova\'s nova/virt/libvirt/driver.py (default: the one of '
+             'the Nova this Python imports; skipped if none)')
+    doctor.add_argument('--cinder-conf', metavar='PATH',
+                        default=DEFAULT_CINDER_CONF,
+                        help='cinder.conf to check (default: %(default)s; '
+                             'skipped if absent)')
+    doctor.add_argument('--template', metavar='NAME', action='append',
+                        dest='templates', default=[],
+                        help='a StorPool template that must exist, besides '
+                             'those named in cinder.conf (repeatable)')
+    doctor.add_argument('--json', action='store_true',
+                        help='print the results as JSON')
+
+    attach = subs.add_parser(
+        'attachments', help='this host\'s attach-state beside StorPool\'s '
+                            'attachments; --sync reconciles them',
+        description='Show the attach-state entries of this host and, for '
+                    'each volume, whether StorPool has it attached to this '
+                    'host\'s client. With --sync, attach what is missing '
+                    'and forget entries whose volumes are gone.')
+    _add_storpool_args(attach)
+    attach.add_argument('--sync', action='store_true',
+                        help='reconcile StorPool with the attach-state file')
+    attach.add_argument('--json', action='store_true',
+                        help='print the table as JSON')
+
+    demo = subs.add_parser(
+        'demo', help='run the whole story on the bundled emulator',
+        description='Start the StorPool emulator in a temporary directory '
+                    'and run Cinder (API, scheduler, volume service) '
+                    'in-process with the StorPool driver: volume types, '
+                    'create, extend, snapshot, clone, image, attach, '
+                    'retype, revert, group snapshot, delete. Leaves '
+                    'nothing behind.')
+    demo.add_argument('--keep', action='store_true',
+                      help='keep the temporary directory (logs, emulator '
+                           'state) and print where it is')
+    demo.add_argument('--device-mode', choices=('auto', 'loop', 'file'),
+                      default='auto',
+                      help='emulator devices: loop block devices (root) '
+                           'or plain files (default: %(default)s)')
+    return parser
+
+
+def _setup_logging(debug: bool) -> None:
+    from oslo_config import cfg
+    from oslo_log import log as logging
+
+    conf = cfg.ConfigOpts()
+    logging.register_options(conf)
+    conf([], project='storpool-openstack')
+    conf.set_override('debug', debug)
+    conf.set_override('use_stderr', debug)
+    logging.setup(conf, 'storpool-openstack')
+
+
+def cmd_setup_host(args: argparse.Namespace,
+                   console: output.Console) -> int:
+    from storpool_openstack.ops import setup_host
+
+    users = tuple(args.users) if args.users else setup_host.SERVICE_USERS
+    host = setup_host.HostSetup(args.root, users=users)
+    plan = host.plan()
+    for note in plan.notes:
+        console.print(f'note: {note}')
+    if not plan.steps:
+        console.print('nothing to do: this host is already set up')
+        return EXIT_OK
+    if args.dry_run:
+        for step in plan.steps:
+            console.print(f'would {step.description}')
+        return EXIT_OK
+    host.apply(plan, lambda line: console.print(f'done: {line}'))
+    console.print(f'{len(plan.steps)} change(s) made; restart nova-compute '
+                  f'and cinder-volume so that they run with the new group')
+    return EXIT_OK
+
+
+def _storpool_source(args: argparse.Namespace) -> dict:
+    conf_dir = args.storpool_conf_dir or args.storpool_conf + '.d'
+    return {'config_file': args.storpool_conf, 'config_dir': conf_dir,
+            'section': args.host}
+
+
+def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
+    from storpool_openstack.ops import doctor
+
+    opts = doctor.DoctorOptions(
+        **_storpool_source(args),
+        attach_state_file=args.attach_state_file,
+        dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
+        cinder_conf=args.cinder_conf, templates=tuple(args.templates),
+        api_timeout=args.api_timeout)
+    report = doctor.Doctor(opts, secret_sink=console.add_secret).run()
+    if args.json:
+        console.print(json.dumps(report.to_json(), indent=2))
+    else:
+        for check in report.checks:
+            console.print(f'{console.mark(check.ok)} {check.title}: '
+                          f'{check.message}')
+            if check.ok is False and check.fix:
+                console.print(f'    fix: {check.fix}')
+        console.print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_attachments(args: argparse.Namespace,
+                    console: output.Console) -> int:
+    from storpool_openstack.ops import attachments
+
+    view = attachments.AttachmentsView(
+        **_storpool_source(args), attach_state_file=args.attach_state_file,
+        api_timeout=args.api_timeout, secret_sink=console.add_secret)
+    if args.sync:
+        result = view.sync(console)
+        console.print(result)
+    rows = view.rows()
+    if args.json:
+        console.print(json.dumps([row.to_json() for row in rows], indent=2))
+    else:
+        for line in attachments.format_table(rows, view.describe()):
+            console.print(line)
+    return EXIT_OK if all(row.consistent for row in rows) or not args.sync \
+        else EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
+    from storpool_openstack.ops import demo
+
+    ok = demo.Demo(console, keep=args.keep,
+                   device_mode=args.device_mode).run()
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+COMMANDS = {
+    'setup-host': cmd_setup_host,
+    'doctor': cmd_doctor,
+    'attachments': cmd_attachments,
+    'demo': cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None,
+         console: output.Console | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    console = console or output.Console()
+    _setup_logging(args.debug)
+    from storpool_openstack.common import exception
+    from storpool_openstack.ops import setup_host
+
+    try:
+        return COMMANDS[args.command](args, console)
+    except (setup_host.SetupError, exception.StorPoolError) as exc:
+        console.error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.error('interrupted')
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,124 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""storpool-emulator: run a StorPool API emulator on loopback.
+
+Prints one machine-readable line when it is ready, e.g.
+``storpool-emulator listening on http://127.0.0.1:PORT (device mode: loop,
+state: DIR)``, and removes its devices on SIGTERM/SIGINT.
+"""
+
+import argparse
+import logging as std_logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import typing
+
+from storpool_openstack.emulator import devices
+from storpool_openstack.emulator import model
+from storpool_openstack.emulator import service
+
+TOKEN_ENV = 'STORPOOL_EMULATOR_TOKEN'
+
+
+def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='storpool-emulator',
+        description='Emulate a StorPool management API on loopback, with '
+                    'real data files and block devices.')
+    parser.add_argument('--state-dir',
+                        help='where data files live (default: a new '
+                             'temporary directory)')
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='address to listen on (default: %(default)s)')
+    parser.add_argument('--allow-remote', action='store_true',
+                        help='allow a non-loopback --host')
+    parser.add_argument('--port', type=int, default=0,
+                        help='port to listen on, 0 = any free port '
+                             '(default: %(default)s)')
+    parser.add_argument('--dev-dir', default='/dev',
+                        help='where storpool/ and storpool-byid/ device '
+                             'links go (default: %(default)s)')
+    parser.add_argument('--token',
+                        help='API token (default: $%s or a generated '
+                             'one)' % TOKEN_ENV)
+    parser.add_argument('--client-id', type=int, default=1,
+                        help='the StorPool client ID of this host '
+                             '(default: %(default)s)')
+    parser.add_argument('--device-mode', choices=devices.MODES,
+                        default='auto',
+                        help='loop block devices, links to files, or loop '
+                             'where possible (default: %(default)s)')
+    parser.add_argument('--templates', default=model.DEFAULT_TEMPLATES,
+                        help='volume templates as name:replication[,...] '
+                             '(default: %(default)s)')
+    parser.add_argument('--volume-prefix', default='os',
+                        help='SP_OPENSTACK_VOLUME_PREFIX for --write-config '
+                             '(default: %(default)s)')
+    parser.add_argument('--write-config', metavar='PATH',
+                        help='write a matching storpool.conf to PATH')
+    parser.add_argument('--debug', action='store_true',
+                        help='log every request to stderr')
+    args = parser.parse_args(argv)
+    if not 1 <= args.client_id <= model.MAX_CLIENT_ID:
+        parser.error('--client-id must be 1-%d' % model.MAX_CLIENT_ID)
+    if not args.allow_remote and not service.is_loopback(args.host):
+        parser.error('--host %s is not a loopback address; pass '
+                     '--allow-remote to listen there anyway' % args.host)
+    return args
+
+
+def main(argv: typing.Optional[typing.List[str]] = None) -> int:
+    args = parse_args(argv)
+    std_logging.basicConfig(
+        level=std_logging.DEBUG if args.debug else std_logging.WARNING,
+        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    state_dir = args.state_dir or tempfile.mkdtemp(prefix='sp-emulator-')
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    try:
+        emu = service.Emulator(
+            state_dir, host=args.host, port=args.port,
+            dev_dir=args.dev_dir, token=token, client_id=args.client_id,
+            device_mode=args.device_mode,
+            templates=model.parse_templates(args.templates),
+            volume_prefix=args.volume_prefix,
+            allow_remote=args.allow_remote)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print('storpool-emulator: %s' % exc, file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: typing.Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        if args.write_config:
+            emu.write_config(args.write_config)
+        emu.start()
+        print(emu.listen_line(), flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emu.stop()
+    print('storpool-emulator stopped', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,159 @@
+# Copyright (c) 2026 StorPool
+# All Rights Reserved.
+#
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""Fault injection and the call log.
+
+Tests use these to make a named API call fail (transiently or not), slow
+calls down, refuse connections for a while, and to count and inspect the
+round trips a piece of code makes.
+"""
+
+import threading
+import time
+import typing
+
+from storpool_openstack.emulator import errors
+
+
+class Fault(object):
+    """Fail calls to ``query`` (``'*'`` = any call).
+
+    ``times`` failures in a row (``None`` = forever), or with ``nth`` only
+    the n-th matching call (1-based, counted from when the fault was added)
+    fails.  ``latency`` seconds are added to every matching call.
+    """
+
+    def __init__(self, query: str = '*', name: str = 'busy',
+                 descr: typing.Optional[str] = None,
+                 transient: bool = True,
+                 times: typing.Optional[int] = 1,
+                 nth: typing.Optional[int] = None,
+                 latency: float = 0.0,
+                 status: typing.Optional[int] = None,
+                 error: bool = True) -> None:
+        self.query = query
+        self.name = name
+        self.descr = descr or 'injected fault on %s' % query
+        self.transient = bool(transient)
+        self.times = times
+        self.nth = nth
+        self.latency = float(latency)
+        self.status = status or (503 if self.transient else 500)
+        self.error = bool(error)
+        self.seen = 0
+        self.fired = 0
+
+    @classmethod
+    def from_json(cls, data: dict) -> 'Fault':
+        allowed = ('query', 'name', 'descr', 'transient', 'times', 'nth',
+                   'latency', 'status', 'error')
+        unknown = set(data) - set(allowed)
+        if unknown:
+            raise errors.invalid('unknown fault fields: %s' %
+                                 ', '.join(sorted(unknown)))
+        return cls(**data)
+
+    def to_json(self) -> dict:
+        return {'query': self.query, 'name': self.name, 'descr': self.descr,
+                'transient': self.transient, 'times': self.times,
+                'nth': self.nth, 'latency': self.latency,
+                'status': self.status, 'error': self.error,
+                'seen': self.seen, 'fired': self.fired}
+
+    def matches(self, query: str) -> bool:
+        return self.query in ('*', query)
+
+    def exhausted(self) -> bool:
+        if self.nth is not None:
+            return self.seen >= self.nth
+        return self.times is not None and self.fired >= self.times
+
+
+class FaultInjector(object):
+    """The active faults; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: typing.List[Fault] = []
+        self._refuse_until = 0.0
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults = []
+            self._refuse_until = 0.0
+
+    def list(self) -> typing.List[dict]:
+        with self._lock:
+            return [f.to_json() for f in self._faults]
+
+    def refuse_for(self, seconds: float) -> None:
+        """Reset every new connection for ``seconds`` (like a down API)."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + float(seconds)
+
+    def refusing(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._refuse_until
+
+    def check(self, query: str) -> typing.Tuple[
+            float, typing.Optional[errors.EmulatorError]]:
+        """Latency to add and the error (if any) for this call."""
+        latency = 0.0
+        err = None
+        with self._lock:
+            for fault in list(self._faults):
+                if not fault.matches(query):
+                    continue
+                fault.seen += 1
+                latency += fault.latency
+                if not fault.error or err is not None:
+                    continue
+                if fault.nth is not None:
+                    fire = fault.seen == fault.nth
+                else:
+                    fire = fault.times is None or fault.fired < fault.times
+                if fire:
+                    fault.fired += 1
+                    err = errors.EmulatorError(fault.name, fault.descr,
+                                               fault.status, fault.transient)
+            self._faults = [f for f in self._faults
+                            if not (f.error and f.exhausted())]
+        return latency, err
+
+
+class CallLog(object):
+    """Every API call seen, in order; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: typing.List[dict] = []
+
+    def record(self, **entry: typing.Any) -> None:
+        entry.setdefault('timestamp', time.time())
+        with self._lock:
+            self._calls.append(entry)
+
+    def calls(self, query: typing.Optional[str] = None) -> typing.List[dict]:
+        with self._lock:
+            return [dict(c) for c in self._calls
+                    if query is None or c.get('query') == query]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls = []

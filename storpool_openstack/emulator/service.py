@@ -1,0 +1,153 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""One running emulator: the cluster model behind an HTTP server.
+
+Used by the ``storpool-emulator`` command and by the test fixture's
+in-process mode.
+"""
+
+import ipaddress
+import os
+import secrets
+import threading
+import typing
+
+from oslo_log import log as logging
+
+from storpool_openstack.emulator import faults as sp_faults
+from storpool_openstack.emulator import model
+from storpool_openstack.emulator import wire
+
+LOG = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    """Is ``host`` a loopback address (or 'localhost')?"""
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    """A token shaped like StorPool's (a 19-digit number)."""
+    return str(secrets.randbelow(9 * 10 ** 18) + 10 ** 18)
+
+
+def config_text(config: typing.Dict[str, str]) -> str:
+    """storpool.conf lines; values unquoted, as both readers need."""
+    return ''.join('%s=%s\n' % (key, value)
+                   for key, value in config.items())
+
+
+class Emulator(object):
+    """A StorPool API emulator listening on ``host:port``."""
+
+    def __init__(self, state_dir: str, host: str = '127.0.0.1',
+                 port: int = 0, dev_dir: str = '/dev',
+                 token: typing.Optional[str] = None, client_id: int = 1,
+                 device_mode: str = 'auto', templates: typing.Any = None,
+                 volume_prefix: str = 'os',
+                 allow_remote: bool = False) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError('refusing to listen on non-loopback address '
+                             '%s without allow_remote' % host)
+        os.makedirs(state_dir, exist_ok=True)
+        self.state_dir = state_dir
+        self.token = token or new_token()
+        self.client_id = int(client_id)
+        self.volume_prefix = volume_prefix
+        self.cluster = model.Cluster(state_dir, dev_dir=dev_dir,
+                                     device_mode=device_mode,
+                                     client_id=self.client_id,
+                                     templates=templates)
+        self.faults = sp_faults.FaultInjector()
+        self.calls = sp_faults.CallLog()
+        try:
+            self.server = wire.EmulatorHTTPServer(
+                (host, port), self.cluster, self.token, self.faults,
+                self.calls, self.info)
+        except Exception:
+            self.cluster.close()
+            raise
+        self.host = host
+        self.port = self.server.server_address[1]
+        self._thread: typing.Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        return 'http://%s:%d' % (self.host, self.port)
+
+    @property
+    def device_mode(self) -> str:
+        return self.cluster.devices.mode
+
+    @property
+    def dev_dir(self) -> str:
+        return self.cluster.devices.dev_dir
+
+    def info(self) -> dict:
+        return {'host': self.host, 'port': self.port,
+                'clientId': self.client_id,
+                'deviceMode': self.device_mode, 'devDir': self.dev_dir,
+                'stateDir': self.state_dir,
+                'volumePrefix': self.volume_prefix,
+                'generation': self.cluster.generation}
+
+    def config(self) -> typing.Dict[str, str]:
+        """The storpool.conf keys a client needs to reach this emulator."""
+        return {'SP_API_HTTP_HOST': self.host,
+                'SP_API_HTTP_PORT': str(self.port),
+                'SP_AUTH_TOKEN': self.token,
+                'SP_OURID': str(self.client_id),
+                'SP_OPENSTACK_VOLUME_PREFIX': self.volume_prefix}
+
+    def write_config(self, path: str) -> None:
+        tmp = path + '.tmp'
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as fobj:
+            fobj.write(config_text(self.config()))
+        os.rename(tmp, path)
+
+    def listen_line(self) -> str:
+        """The one line the command prints (never the token)."""
+        return ('storpool-emulator listening on %s (device mode: %s, '
+                'state: %s)' % (self.url, self.device_mode, self.state_dir))
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.server.serve_forever,
+                                        kwargs={'poll_interval': 0.1},
+                                        name='storpool-emulator',
+                                        daemon=True)
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever(poll_interval=0.1)
+
+    def shutdown(self) -> None:
+        """Stop serving (from another thread) without cleaning up."""
+        self.server.shutdown()
+
+    def stop(self) -> None:
+        """Stop serving and remove every device and loop device."""
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(10)
+            self._thread = None
+        self.server.server_close()
+        self.cluster.close()

@@ -1,0 +1,300 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The HTTP side: StorPool's wire protocol and the emulator's control API.
+
+One request per connection, HTTP/1.0 answers with Content-Length, the
+``{"generation", "data"}`` / ``{"error": ...}`` envelopes, and the
+``Authorization: Storpool v1:<token>`` check.  The control endpoint lives
+under ``/emulator/``, which no StorPool path can start with.
+"""
+
+import base64
+import http.server
+import json
+import socket
+import struct
+import time
+import typing
+import urllib.parse
+
+from oslo_log import log as logging
+from oslo_utils import units
+
+from storpool_openstack.emulator import api
+from storpool_openstack.emulator import errors
+from storpool_openstack.emulator import faults as sp_faults
+from storpool_openstack.emulator import model
+
+LOG = logging.getLogger(__name__)
+
+API_PREFIX = '/ctrl/1.0/'
+CONTROL_PREFIX = '/emulator/'
+MAX_BODY = 16 * units.Mi
+_DISCARD_LIMIT = 64 * units.Mi
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """One StorPool API request on one connection."""
+
+    protocol_version = 'HTTP/1.0'
+    server_version = 'StorPoolEmulator/1.0'
+    server: 'EmulatorHTTPServer'
+
+    def log_message(self, fmt: str, *args: typing.Any) -> None:
+        LOG.debug('%s - ' + fmt, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._handle('GET')
+
+    def do_POST(self) -> None:
+        self._handle('POST')
+
+    def do_DELETE(self) -> None:
+        self._handle('DELETE')
+
+    def do_PUT(self) -> None:
+        self._handle('PUT')
+
+    # -- plumbing ----------------------------------------------------------
+    def _send(self, status: int, payload: typing.Any) -> None:
+        body = json.dumps(payload).encode('ascii')
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Cache-control', 'private')
+        self.send_header('Connection', 'close')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        if self.headers.get('Transfer-Encoding'):
+            raise errors.invalid('chunked request bodies are not supported')
+        raw = self.headers.get('Content-Length', '0') or '0'
+        try:
+            length = int(raw)
+        except ValueError:
+            raise errors.invalid('Invalid Content-Length %r' % raw)
+        if length < 0:
+            raise errors.invalid('Invalid Content-Length %r' % raw)
+        if length > MAX_BODY:
+            # Drain what we reasonably can so the client sees our answer.
+            left = min(length, _DISCARD_LIMIT)
+            while left > 0:
+                chunk = self.rfile.read(min(left, units.Mi))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            raise errors.EmulatorError(
+                'invalidParam', 'Request body of %d bytes is larger than '
+                'the limit of %d bytes' % (length, MAX_BODY), 413)
+        return self.rfile.read(length) if length else b''
+
+    @staticmethod
+    def _parse_json(raw: typing.Union[bytes, str]) -> typing.Any:
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.invalid('Malformed JSON in the request: %s' % exc)
+
+    def _authorized(self) -> bool:
+        want = 'Storpool v1:' + self.server.token
+        return self.headers.get('Authorization', '') == want
+
+    def _handle(self, verb: str) -> None:
+        start = time.time()
+        # Split only on '?': names may contain '#', which is no fragment.
+        path, _sep, qstr = self.path.partition('?')
+        entry: typing.Dict[str, typing.Any] = {
+            'method': verb, 'path': self.path, 'query': None, 'args': [],
+            'body': None, 'multiCluster': False, 'timestamp': start}
+        status, payload = 200, None
+        try:
+            raw = self._read_body()
+            try:
+                entry['body'] = json.loads(raw) if raw else None
+            except (ValueError, UnicodeDecodeError):
+                entry['body'] = raw.decode('ascii', 'replace')
+            if not self._authorized():
+                raise errors.EmulatorError(
+                    'authError', 'Missing or invalid authentication token',
+                    401)
+            if path.startswith(CONTROL_PREFIX):
+                status, payload = self.server.control.handle(
+                    verb, path[len(CONTROL_PREFIX):], qstr,
+                    self._parse_json(raw))
+                self._send(status, payload)
+                return
+            payload = self._api(verb, path, qstr, raw, entry)
+        except errors.EmulatorError as exc:
+            status, payload = exc.status, exc.to_json()
+        except Exception as exc:  # never crash on client input
+            LOG.exception('emulator: %s %s failed', verb, self.path)
+            status = 500
+            payload = errors.EmulatorError(
+                'internalError', '%s: %s' % (type(exc).__name__, exc),
+                500).to_json()
+        if not path.startswith(CONTROL_PREFIX):
+            entry['status'] = status
+            entry['error'] = payload['error']['name'] \
+                if 'error' in payload else None
+            entry['duration'] = time.time() - start
+            self.server.calls.record(**entry)
+        try:
+            self._send(status, payload)
+        except OSError as exc:
+            LOG.debug('emulator: could not answer: %s', exc)
+
+    def _api(self, verb: str, path: str, qstr: str, raw: bytes,
+             entry: dict) -> dict:
+        if not path.startswith(API_PREFIX):
+            raise errors.EmulatorError('invalidParam',
+                                       'Unknown path %r' % path, 404)
+        parts = [urllib.parse.unquote(p)
+                 for p in path[len(API_PREFIX):].split('/')]
+        if parts and parts[0] == 'RemoteCommand':
+            cluster = parts[1] if len(parts) > 1 else ''
+            entry['query'] = parts[2] if len(parts) > 2 else None
+            raise errors.EmulatorError(
+                'invalidParam', 'Unknown cluster %r' % cluster, 404)
+        if parts and parts[0] == 'MultiCluster':
+            entry['multiCluster'] = True
+            parts = parts[1:]
+        if not parts or not parts[0]:
+            raise errors.EmulatorError('invalidParam', 'No API call given',
+                                       404)
+        query, args = parts[0], parts[1:]
+        entry['query'] = query
+        entry['args'] = args
+        body = self._parse_json(raw)
+        if verb == 'GET' and qstr:
+            params = urllib.parse.parse_qs(qstr)
+            if 'json' in params:
+                body = self._parse_json(params['json'][0])
+                entry['body'] = body
+        latency, fault = self.server.faults.check(query)
+        if latency:
+            time.sleep(latency)
+        if fault is not None:
+            raise fault
+        cluster = self.server.cluster
+        data = api.dispatch(cluster, verb, query, args, body)
+        return {'generation': cluster.generation, 'data': data}
+
+
+class Control(object):
+    """The ``/emulator/...`` endpoint tests use (same token)."""
+
+    def __init__(self, server: 'EmulatorHTTPServer') -> None:
+        self.server = server
+
+    def handle(self, verb: str, cmd: str, qstr: str,
+               body: typing.Any) -> typing.Tuple[int, dict]:
+        srv = self.server
+        cluster = srv.cluster
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(qstr).items()}
+        key = (verb, cmd.strip('/'))
+        if key == ('GET', 'calls'):
+            data: typing.Any = {'calls': srv.calls.calls(
+                params.get('query'))}
+        elif key in (('POST', 'calls/clear'), ('DELETE', 'calls')):
+            srv.calls.clear()
+            data = {'ok': True}
+        elif key == ('GET', 'faults'):
+            data = {'faults': srv.faults.list(),
+                    'refusing': srv.faults.refusing()}
+        elif key == ('POST', 'faults'):
+            if not isinstance(body, dict):
+                raise errors.invalid('a fault must be a JSON object')
+            body = dict(body)
+            refuse = body.pop('refuseFor', None)
+            if refuse is not None:
+                srv.faults.refuse_for(float(refuse))
+            if body:
+                try:
+                    srv.faults.add(sp_faults.Fault.from_json(body))
+                except TypeError as exc:
+                    raise errors.invalid('bad fault: %s' % exc)
+            data = {'ok': True}
+        elif key == ('DELETE', 'faults'):
+            srv.faults.clear()
+            data = {'ok': True}
+        elif key == ('GET', 'state'):
+            data = cluster.dump()
+        elif key == ('GET', 'info'):
+            data = srv.info()
+        elif key == ('POST', 'templates'):
+            if not isinstance(body, dict):
+                raise errors.invalid('a template must be a JSON object')
+            data = cluster.add_template(body)
+        elif key == ('POST', 'clients'):
+            if not isinstance(body, dict) or 'id' not in body:
+                raise errors.invalid('expected {"id": N, "status": ...}')
+            cluster.set_client_status(body['id'],
+                                      body.get('status', 'running'))
+            data = {'ok': True}
+        elif key == ('POST', 'read'):
+            if not isinstance(body, dict):
+                raise errors.invalid('expected a JSON object')
+            snap = 'snapshot' in body
+            ref = body.get('snapshot' if snap else 'volume')
+            chunk = cluster.read_data(ref, int(body.get('offset', 0)),
+                                      int(body.get('length', 4096)), snap)
+            data = {'data': base64.b64encode(chunk).decode('ascii')}
+        elif key == ('POST', 'reset'):
+            cluster.reset()
+            srv.faults.clear()
+            srv.calls.clear()
+            data = {'ok': True}
+        else:
+            raise errors.EmulatorError(
+                'invalidParam', 'Unknown control call %s %s' % key, 404)
+        return 200, {'generation': cluster.generation, 'data': data}
+
+
+class EmulatorHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server with one request per connection."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: typing.Tuple[str, int],
+                 cluster: model.Cluster, token: str,
+                 faults: sp_faults.FaultInjector,
+                 calls: sp_faults.CallLog,
+                 info: typing.Callable[[], dict]) -> None:
+        self.cluster = cluster
+        self.token = token
+        self.faults = faults
+        self.calls = calls
+        self.info = info
+        self.control = Control(self)
+        super().__init__(address, Handler)
+
+    def verify_request(self, request: typing.Any,
+                       client_address: typing.Any) -> bool:
+        if self.faults.refusing():
+            # Reset the connection, as a client sees a down API.
+            try:
+                request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack('ii', 1, 0))
+                request.close()
+            except OSError:
+                pass
+            return False
+        return True

@@ -131,13 +131,13 @@ class Emulator(object):
     def start(self) -> None:
         """Serve in a background thread."""
         self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={'poll_interval': 0.1},
+                                        kwargs={'poll_interval': 0.02},
                                         name='storpool-emulator',
                                         daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
-        self.server.serve_forever(poll_interval=0.1)
+        self.server.serve_forever(poll_interval=0.02)
 
     def shutdown(self) -> None:
         """Stop serving (from another thread) without cleaning up."""

@@ -25,8 +25,9 @@ command line, prints and picks the exit code.
 import argparse
 import importlib.metadata
 import json
+import logging
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from storpool_openstack.ops import output
 
@@ -161,16 +162,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(debug: bool) -> None:
-    from oslo_config import cfg
-    from oslo_log import log as logging
+class _ScrubFilter(logging.Filter):
+    """Masks the secrets the console knows in every log record."""
 
-    conf = cfg.ConfigOpts()
-    logging.register_options(conf)
-    conf([], project='storpool-openstack')
-    conf.set_override('debug', debug)
-    conf.set_override('use_stderr', debug)
-    logging.setup(conf, 'storpool-openstack')
+    def __init__(self, console: output.Console):
+        super().__init__()
+        self.console = console
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.console.scrub(record.getMessage())
+        record.args = None
+        return True
+
+
+def _setup_logging(debug: bool,
+                   console: output.Console) -> Callable[[], None]:
+    """Errors only (debug: everything) to stderr, secrets masked.
+
+    The subcommands print what the operator needs; the package's INFO
+    logs would only repeat it.
+    """
+    handler = logging.StreamHandler(console.err)
+    handler.addFilter(_ScrubFilter(console))
+    handler.setFormatter(logging.Formatter(
+        '%(asctime)s %(levelname)s %(name)s: %(message)s'))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.ERROR)
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    return undo
 
 
 def cmd_setup_host(args: argparse.Namespace,
@@ -230,17 +254,24 @@ def cmd_attachments(args: argparse.Namespace,
     view = attachments.AttachmentsView(
         **_storpool_source(args), attach_state_file=args.attach_state_file,
         api_timeout=args.api_timeout, secret_sink=console.add_secret)
+    result = None
     if args.sync:
         result = view.sync(console)
-        console.print(result)
+        if not args.json:
+            for line in attachments.describe_sync(result):
+                console.print(line)
     rows = view.rows()
     if args.json:
-        console.print(json.dumps([row.to_json() for row in rows], indent=2))
+        data: dict = {'volumes': [row.to_json() for row in rows]}
+        if result is not None:
+            data['sync'] = result.as_dict()
+        console.print(json.dumps(data, indent=2))
     else:
         for line in attachments.format_table(rows, view.describe()):
             console.print(line)
-    return EXIT_OK if all(row.consistent for row in rows) or not args.sync \
-        else EXIT_FAILED
+    if result is not None and not result.ok:
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
@@ -264,7 +295,10 @@ def main(argv: Sequence[str] | None = None,
     """Console entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     console = console or output.Console()
-    _setup_logging(args.debug)
+    undo = lambda: None  # noqa: E731
+    if args.command != 'demo':
+        # The demo sends the services' logs to a file of its own.
+        undo = _setup_logging(args.debug, console)
     from storpool_openstack.common import exception
     from storpool_openstack.ops import setup_host
 
@@ -276,6 +310,8 @@ def main(argv: Sequence[str] | None = None,
     except KeyboardInterrupt:
         console.error('interrupted')
         return 130
+    finally:
+        undo()
 
 
 if __name__ == '__main__':

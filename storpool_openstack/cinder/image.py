@@ -37,6 +37,8 @@ deleted snapshot for as long as its child volumes need it.
 
 import contextlib
 import os
+import platform
+import sys
 import threading
 import time
 import typing
@@ -45,7 +47,6 @@ from cinder import exception as cinder_exception
 from cinder.i18n import _
 from cinder.image import image_utils
 from cinder import utils as cinder_utils
-from cinder.volume import volume_utils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import imageutils
@@ -69,6 +70,12 @@ HASH_LEN = 16
 LRU_RESOLUTION = 600
 STREAM_CHUNK = 4 * units.Mi
 PROGRESS_EVERY = 10.0
+# The attach-state record type of the driver's own attachments (the
+# connector's `storpool_attach_type` connection property).
+ATTACH_TYPE_KEY = 'storpool_attach_type'
+ATTACH_TYPE = 'cinder-image'
+# The connector property that carries this host's SP_OURID.
+CLIENT_ID_KEY = 'storpool_client_id'
 
 # Formats that qemu-img reads as raw data: a raw disk with a partition
 # table is "gpt" to the inspector, an installer image "iso".
@@ -309,7 +316,9 @@ class ImageMixin:
         """
         if conn.get('driver_volume_type') != 'storpool':
             return super()._connect_device(conn)
-        connector = _DetachAdapter(self._storpool_connector())
+        connector = self._storpool_connector()
+        # Recorded as this kind of user in the attach-state file.
+        conn['data'].setdefault(ATTACH_TYPE_KEY, ATTACH_TYPE)
         device = connector.connect_volume(conn['data'])
         attach_info = {'conn': conn, 'device': device,
                        'connector': connector}
@@ -335,6 +344,20 @@ class ImageMixin:
         except Exception:
             LOG.exception('Could not validate device %s', path)
             return False
+
+    def _local_connector_properties(self) -> dict:
+        """This host as the connector of the driver's own attaches.
+
+        A StorPool attach needs nothing but the host (its SP_OURID), so
+        this skips os-brick's probe of every transport (iSCSI initiator,
+        NVMe host NQN...), which needs privsep and takes time.
+        """
+        props = {'host': getattr(self, 'host', None) or CONF.host,
+                 'multipath': False, 'enforce_multipath': False,
+                 'platform': platform.machine(), 'os_type': sys.platform}
+        with contextlib.suppress(sp_exception.StorPoolError):
+            props[CLIENT_ID_KEY] = self._sp_config.our_id
+        return props
 
     # Image -> volume
 
@@ -504,9 +527,7 @@ class ImageMixin:
 
     def _write_image(self, context, volume, image_meta, image_service):
         cfg_ = self.configuration
-        properties = volume_utils.brick_get_connector_properties(
-            cfg_.use_multipath_for_image_xfer,
-            cfg_.enforce_multipath_for_image_xfer)
+        properties = self._local_connector_properties()
         attach_info, volume = self._attach_volume(context, volume,
                                                   properties)
         try:
@@ -592,37 +613,6 @@ class ImageMixin:
                          {'snap': entry['name'], 'image': entry['image_id']})
         except sp_exception.StorPoolError as exc:
             LOG.warning('Could not trim the image cache: %s', exc)
-
-
-class _DetachAdapter:
-    """Our connector as Cinder's _detach_volume calls it.
-
-    Cinder passes ignore_errors= to disconnect_volume; pass it on only if
-    the connector takes it.
-    """
-
-    def __init__(self, connector):
-        self._connector = connector
-
-    def __getattr__(self, name):
-        return getattr(self._connector, name)
-
-    def disconnect_volume(self, connection_properties, device_info,
-                          force=False, ignore_errors=False):
-        try:
-            return self._connector.disconnect_volume(
-                connection_properties, device_info, force=force,
-                ignore_errors=ignore_errors)
-        except TypeError as exc:
-            if 'ignore_errors' not in str(exc):
-                raise
-        try:
-            return self._connector.disconnect_volume(
-                connection_properties, device_info, force=force)
-        except Exception:
-            if not ignore_errors:
-                raise
-            LOG.exception('Ignored a failed disconnect of %s', device_info)
 
 
 def _cinder_volume_ids(image_location) -> list[str]:

@@ -145,7 +145,7 @@ class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
         return self.control.calls()
 
     def emu_call_names(self, since: int = 0) -> list[str]:
-        return [c['call'] for c in self.emu_calls()[since:]]
+        return [c.get('query') for c in self.emu_calls()[since:]]
 
     def emu_mark(self) -> int:
         """A position in the call log; pass it to emu_call_names()."""

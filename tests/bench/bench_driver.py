@@ -1,0 +1,434 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""This driver against Cinder's in-tree StorPool driver, on one emulator.
+
+Both drivers get the same Cinder objects (real OVOs in an in-memory sqlite
+database built by Cinder's migrations) and the same kind of Configuration,
+and talk HTTP to the same StorPool API emulator. Per operation the bench
+reports the API calls (from the emulator's call log) and the wall-time
+ratio ours/upstream; for create-from-image it compares with a bare
+`qemu-img convert` into the same kind of device, first and cached, for two
+image sizes. Ratios are reported against targets; nothing is asserted.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from unittest import mock
+import uuid
+import warnings
+
+REPEAT = 5
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+IMAGE_SIZES = (256 * MiB, GiB)
+OURS = 'storpool_openstack.cinder.driver.StorPoolDriver'
+
+
+class _Images:
+    """A Glance stand-in: image bytes in local files, chunked download."""
+
+    def __init__(self):
+        self.images = {}
+        self.paths = {}
+        self.temp_images = None
+
+    def add(self, path: str, disk_format: str) -> dict:
+        image_id = str(uuid.uuid4())
+        sha = hashlib.sha512()
+        with open(path, 'rb') as src:
+            for chunk in iter(lambda: src.read(8 * MiB), b''):
+                sha.update(chunk)
+        meta = {'id': image_id, 'disk_format': disk_format,
+                'container_format': 'bare', 'status': 'active',
+                'size': os.path.getsize(path), 'visibility': 'public',
+                'os_hash_algo': 'sha512', 'os_hash_value': sha.hexdigest(),
+                'checksum': None, 'owner': None, 'properties': {}}
+        self.images[image_id] = meta
+        self.paths[image_id] = path
+        return dict(meta)
+
+    def show(self, context, image_id):
+        return dict(self.images[image_id])
+
+    def download(self, context, image_id, data=None):
+        def chunks():
+            with open(self.paths[image_id], 'rb') as src:
+                yield from iter(lambda: src.read(4 * MiB), b'')
+        if data is None:
+            return chunks()
+        for chunk in chunks():
+            data.write(chunk)
+
+
+class Bench:
+    def __init__(self, out=print):
+        self.out = out
+        self.stack = contextlib.ExitStack()
+
+    # Set-up
+
+    def __enter__(self):
+        warnings.simplefilter('ignore')
+        os.environ.setdefault('LANG', 'C')
+        from oslo_config import cfg
+        from oslo_log import log as logging
+
+        from cinder import objects
+        objects.register_all()
+        from cinder.common import config  # noqa: F401 (registers opts)
+        from cinder import context
+        from cinder.db import migration
+
+        from storpool_openstack.emulator import fixture as emu_fixture
+
+        self.tmp = tempfile.mkdtemp(prefix='sp-bench-')
+        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.conf = cfg.CONF
+        self.conf([], project='cinder', default_config_files=[])
+        logging.setup(self.conf, 'cinder')
+        self.conf.set_override('connection', 'sqlite://', 'database')
+        self.conf.set_override('image_conversion_dir',
+                               os.path.join(self.tmp, 'conversion'))
+        self.conf.set_override('lock_path', os.path.join(self.tmp, 'lock'),
+                               'oslo_concurrency')
+        migration.db_sync()
+        self.ctx = context.get_admin_context()
+
+        self.emu = emu_fixture.EmulatorFixture()
+        self.emu.setUp()
+        self.stack.callback(self.emu.cleanUp)
+        self.control = self.emu.control
+
+        from cinder.volume import volume_types
+        self.types = {
+            name: volume_types.create(self.ctx, f'bench-{name}',
+                                      {'storpool_template': name})
+            for name in ('hybrid', 'ssd')}
+        self.ours = self._ours()
+        self.upstream = self._upstream()
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.close()
+
+    def _apply(self, conf, options: dict, group: str):
+        for key, value in options.items():
+            self.conf.set_override(key, value, group)
+
+    def _ours(self):
+        from cinder import db
+        from cinder.volume import configuration
+        from cinder.volume import driver
+        from oslo_utils import importutils
+        cls = importutils.import_class(OURS)
+        conf = configuration.Configuration(driver.volume_opts,
+                                           config_group='sp_ours')
+        # The driver registers its options in the group; set them after.
+        cls(configuration=conf, db=db, host='bench@ours')
+        self._apply(conf, {
+            'storpool_config_file': self.emu.conf_path,
+            'storpool_dev_root': self.emu.dev_dir,
+            'storpool_attach_state_file': os.path.join(self.tmp,
+                                                       'attach.json'),
+            'storpool_api_retries': 0,
+            'volume_backend_name': 'ours'}, 'sp_ours')
+        drv = cls(configuration=conf, db=db, host='bench@ours')
+        drv.do_setup(self.ctx)
+        drv.check_for_setup_error()
+        return drv
+
+    def _upstream(self):
+        from cinder import db
+        from cinder.volume import configuration
+        from cinder.volume import driver
+        from cinder.volume.drivers import storpool as upstream
+        from os_brick.initiator import storpool_utils
+        conf = configuration.Configuration(driver.volume_opts,
+                                           config_group='sp_upstream')
+        self._apply(conf, {'volume_backend_name': 'upstream'},
+                    'sp_upstream')
+        # The in-tree driver reads /etc/storpool.conf through os-brick's
+        # storpool_utils.get_conf() and has no option for another file:
+        # point it at the emulator by patching get_conf to return the
+        # emulator's configuration.
+        patcher = mock.patch.object(storpool_utils, 'get_conf',
+                                    return_value=dict(self.emu.config))
+        patcher.start()
+        self.stack.callback(patcher.stop)
+        drv = upstream.StorPoolDriver(configuration=conf, db=db,
+                                      host='bench@upstream')
+        drv.do_setup(self.ctx)
+        drv.check_for_setup_error()
+        return drv
+
+    # Objects
+
+    def volume(self, size=1, tmpl='hybrid'):
+        from cinder import objects
+        vol = objects.Volume(
+            self.ctx, size=size, volume_type_id=self.types[tmpl]['id'],
+            host='bench@b#p', status='creating', project_id='bench',
+            user_id='bench', attach_status='detached')
+        vol.create()
+        return vol
+
+    def snapshot(self, vol):
+        from cinder import objects
+        snap = objects.Snapshot(
+            self.ctx, volume_id=vol.id, volume_size=vol.size,
+            volume_type_id=vol.volume_type_id, status='creating',
+            project_id='bench', user_id='bench')
+        snap.create()
+        return snap
+
+    # Measuring
+
+    def measure(self, drv, prepare, op, cleanup):
+        """(median seconds, API calls of the op) over REPEAT runs."""
+        times, calls = [], []
+        for _ in range(REPEAT):
+            state = prepare(drv)
+            self.control.clear_calls()
+            start = time.perf_counter()
+            op(drv, state)
+            times.append(time.perf_counter() - start)
+            calls.append(len(self.control.calls()))
+            cleanup(drv, state)
+        return statistics.median(times), max(calls)
+
+    def operations(self):
+        """(name, prepare, op, cleanup) for each compared operation."""
+        def new_vol(drv, tmpl='hybrid'):
+            vol = self.volume(tmpl=tmpl)
+            drv.create_volume(vol)
+            return vol
+
+        def with_snap(drv):
+            vol = new_vol(drv)
+            snap = self.snapshot(vol)
+            drv.create_snapshot(snap)
+            return vol, snap
+
+        def drop(drv, *objs):
+            from cinder import objects
+            for obj in objs:
+                if isinstance(obj, objects.Snapshot):
+                    drv.delete_snapshot(obj)
+            for obj in objs:
+                if isinstance(obj, objects.Volume):
+                    drv.delete_volume(obj)
+
+        def clone(tmpl):
+            def prepare(drv):
+                return new_vol(drv), self.volume(tmpl=tmpl)
+
+            def op(drv, state):
+                drv.create_cloned_volume(state[1], state[0])
+
+            def cleanup(drv, state):
+                drop(drv, state[1], state[0])
+            return prepare, op, cleanup
+
+        def snap_prepare(drv):
+            vol = new_vol(drv)
+            return vol, self.snapshot(vol)
+
+        def from_snap_prepare(drv):
+            vol, snap = with_snap(drv)
+            return vol, snap, self.volume()
+
+        def revert(drv, state):
+            drv.revert_to_snapshot(self.ctx, state[0], state[1])
+
+        return [
+            ('create', lambda d: self.volume(),
+             lambda d, v: d.create_volume(v), lambda d, v: drop(d, v)),
+            ('delete detached', new_vol, lambda d, v: d.delete_volume(v),
+             lambda d, v: None),
+            ('extend', new_vol, lambda d, v: d.extend_volume(v, 2),
+             lambda d, v: drop(d, v)),
+            ('snapshot', snap_prepare,
+             lambda d, s: d.create_snapshot(s[1]),
+             lambda d, s: drop(d, s[1], s[0])),
+            ('delete snapshot', with_snap,
+             lambda d, s: d.delete_snapshot(s[1]),
+             lambda d, s: drop(d, s[0])),
+            ('clone same template',) + clone('hybrid'),
+            ('clone across templates',) + clone('ssd'),
+            ('create from snapshot', from_snap_prepare,
+             lambda d, s: d.create_volume_from_snapshot(s[2], s[1]),
+             lambda d, s: drop(d, s[1], s[2], s[0])),
+            ('revert', with_snap, revert,
+             lambda d, s: drop(d, s[1], s[0])),
+            ('stats', lambda d: None,
+             lambda d, s: d.get_volume_stats(refresh=True),
+             lambda d, s: None),
+        ]
+
+    def bench_operations(self) -> list[tuple]:
+        rows = []
+        for name, prepare, op, cleanup in self.operations():
+            ours_t, ours_c = self.measure(self.ours, prepare, op, cleanup)
+            up_t, up_c = self.measure(self.upstream, prepare, op, cleanup)
+            rows.append((name, ours_c, up_c, ours_t, up_t))
+        return rows
+
+    # Images
+
+    def make_image(self, size: int, fmt: str) -> str:
+        raw = os.path.join(self.tmp, f'img-{size}.raw')
+        if not os.path.exists(raw):
+            block = os.urandom(MiB)
+            with open(raw, 'wb') as out:
+                out.truncate(size)
+                for off in range(0, size, 2 * MiB):  # half the data
+                    out.seek(off)
+                    out.write(block)
+        if fmt == 'raw':
+            return raw
+        path = os.path.join(self.tmp, f'img-{size}.{fmt}')
+        subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', fmt, raw,
+                        path], check=True)
+        return path
+
+    def raw_qemu_img(self, path: str, fmt: str, size: int) -> float:
+        """A bare qemu-img convert into an attached emulator volume."""
+        vol = self.volume(size=max(1, size // GiB))
+        self.ours.create_volume(vol)
+        props = self.ours._local_connector_properties()
+        info, vol = self.ours._attach_volume(self.ctx, vol, props)
+        try:
+            dev = info['device']['path']
+            start = time.perf_counter()
+            subprocess.run(['qemu-img', 'convert', '-t', 'none', '-f', fmt,
+                            '-O', 'raw', path, dev], check=True)
+            return time.perf_counter() - start
+        finally:
+            self.ours._detach_volume(self.ctx, info, vol, props, force=True)
+            self.ours.delete_volume(vol)
+
+    def from_image(self, images, meta, size) -> tuple[float, int]:
+        vol = self.volume(size=max(1, size // GiB))
+        self.control.clear_calls()
+        start = time.perf_counter()
+        update, cloned = self.ours.clone_image(self.ctx, vol, (None, []),
+                                               meta, images)
+        took = time.perf_counter() - start
+        calls = len(self.control.calls())
+        if not cloned:
+            raise RuntimeError(f'clone_image did not create {vol.id}')
+        self._image_vols.append(vol)
+        return took, calls
+
+    def bench_images(self) -> list[tuple]:
+        from storpool_openstack.cinder import image
+        images = _Images()
+        self._image_vols = []
+        rows = []
+        for size in IMAGE_SIZES:
+            for fmt in ('qcow2', 'raw'):
+                if fmt == 'raw' and size != GiB:
+                    continue
+                path = self.make_image(size, fmt)
+                meta = images.add(path, fmt)
+                raw_t = statistics.median(
+                    self.raw_qemu_img(path, fmt, size) for _ in range(3))
+                first_t, first_c = self.from_image(images, meta, size)
+                cached = [self.from_image(images, meta, size)
+                          for _ in range(3)]
+                cached_t = statistics.median(c[0] for c in cached)
+                cached_c = max(c[1] for c in cached)
+                rows.append((f'{size // MiB} MiB {fmt}', raw_t, first_t,
+                             first_c, cached_t, cached_c))
+        for vol in self._image_vols:
+            self.ours.delete_volume(vol)
+        image.purge_image_cache(self.ours._api,
+                                self.ours._sp_config.volume_prefix)
+        return rows
+
+
+def _table(rows, header):
+    widths = [max(len(str(r[i])) for r in rows + [header])
+              for i in range(len(header))]
+    lines = ['  '.join(str(c).ljust(w) for c, w in zip(header, widths))]
+    lines.append('  '.join('-' * w for w in widths))
+    for row in rows:
+        lines.append('  '.join(str(c).ljust(w) for c, w in zip(row, widths)))
+    return lines
+
+
+def run() -> list[str]:
+    """Run the driver benchmark; return the report lines."""
+    if shutil.which('qemu-img') is None:
+        return ['bench_driver: SKIPPED: qemu-img is not installed '
+                '(apt-get install qemu-utils)']
+    lines = []
+    with Bench() as bench:
+        started = time.perf_counter()
+        ops = bench.bench_operations()
+        imgs = bench.bench_images()
+        total = time.perf_counter() - started
+        emu_mode = bench.emu.device_mode
+    lines.append(f'== Cinder driver: ours vs in-tree (cinder 29), emulator '
+                 f'devices: {emu_mode}, median of {REPEAT} ==')
+    lines += _table(
+        [(name, oc, uc, f'{ot * 1000:.1f}', f'{ut * 1000:.1f}',
+          f'{ot / ut:.2f}' if ut else '-')
+         for name, oc, uc, ot, ut in ops],
+        ('operation', 'calls ours', 'calls upstream', 'ms ours',
+         'ms upstream', 'time ours/upstream'))
+    worse = [name for name, oc, uc, *_ in ops if oc > uc]
+    lines.append('verdict API calls <= upstream for every operation: ' + (
+        'MET' if not worse else 'NOT MET (' + ', '.join(worse) + ')'))
+    by_name = {row[0]: row for row in ops}
+    for name, want in (('delete detached', 1), ('revert', 1)):
+        got = by_name[name][1]
+        lines.append(f'verdict {name} in {want} API call: '
+                     f'{"MET" if got <= want else "NOT MET"} ({got})')
+    lines.append('')
+    lines.append('== Create volume from image (ours) vs bare qemu-img '
+                 'convert into an emulator device ==')
+    lines += _table(
+        [(name, f'{raw_t:.2f}', f'{first_t:.2f}', first_c,
+          f'{raw_t / first_t:.2f}', f'{cached_t * 1000:.0f}', cached_c)
+         for name, raw_t, first_t, first_c, cached_t, cached_c in imgs],
+        ('image', 's qemu-img', 's first', 'calls first',
+         'throughput first/qemu-img', 'ms cached', 'calls cached'))
+    cached_all = [row[4] for row in imgs]
+    qcow = [row for row in imgs if 'qcow2' in row[0]]
+    flat = max(r[4] for r in qcow) / max(min(r[4] for r in qcow), 1e-6)
+    lines.append('verdict cached create-from-image under 1 s: ' + (
+        'MET' if max(cached_all) < 1 else 'NOT MET') +
+        f' (max {max(cached_all) * 1000:.0f} ms)')
+    lines.append('verdict cached create-from-image flat in image size: ' + (
+        'MET' if flat < 2 else 'NOT MET') +
+        f' (1 GiB / 256 MiB = {flat:.2f})')
+    worst = min(row[1] / row[2] for row in imgs)
+    lines.append('verdict first copy >= 0.8x qemu-img throughput: ' + (
+        'MET' if worst >= 0.8 else 'NOT MET') + f' (worst {worst:.2f})')
+    lines.append(f'bench_driver took {total:.1f} s')
+    return lines
+
+
+if __name__ == '__main__':
+    for line in run():
+        print(line)
+    sys.exit(0)

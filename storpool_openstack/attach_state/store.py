@@ -64,7 +64,7 @@ GROUP = 'spopenstack'
 FILE_MODE = 0o660
 SIDE_SUFFIX = '.next'
 CORRUPT_SUFFIX = '.corrupt-'
-SETUP_HINT = 'run `storpool-openstack setup-host` to create it'
+SETUP_HINT = 'run `storpool-openstack setup-host`'
 
 _POLL_FIRST = 0.001
 _POLL_MAX = 0.02
@@ -211,10 +211,14 @@ class AttachState:
     # Opening and locking
 
     def _fix_hint(self, what: str) -> str:
-        return (f'{what}; {SETUP_HINT}, or fix it by hand: `chgrp {GROUP} '
-                f'{os.path.dirname(self.path) or "."} {self.path} && chmod '
-                f'0770 {os.path.dirname(self.path) or "."} && chmod 0660 '
-                f'{self.path}` and add this service\'s user to the {GROUP} '
+        directory = os.path.dirname(self.path) or '.'
+        chgrp = f'chgrp {GROUP} {directory}'
+        chmod = f'chmod g+rwx {directory}'
+        if os.path.exists(self.path):
+            chgrp += f' {self.path}'
+            chmod += f' && chmod 0660 {self.path}'
+        return (f'{what}; {SETUP_HINT} to fix it, or by hand: `{chgrp} && '
+                f'{chmod}`, and add this service\'s user to the {GROUP} '
                 f'group')
 
     def _os_error(self, err: OSError, doing: str) -> AttachStateError:
@@ -222,9 +226,9 @@ class AttachState:
         if err.errno == errno.ENOENT and not os.path.isdir(directory):
             return AttachStateError(
                 f'cannot {doing} the attach-state file {self.path}: the '
-                f'directory {directory} does not exist; {SETUP_HINT} '
-                f'(or `mkdir -m 0770 {directory} && chgrp {GROUP} '
-                f'{directory}`)', path=self.path)
+                f'directory {directory} does not exist; {SETUP_HINT} to '
+                f'create it (or `mkdir -m 0770 {directory} && chgrp '
+                f'{GROUP} {directory}`)', path=self.path)
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return AttachStateError(self._fix_hint(
                 f'cannot {doing} the attach-state file {self.path} as '
@@ -420,8 +424,9 @@ class AttachState:
                 f'the attach-state file {self.path} is not valid JSON and '
                 f'has no valid side copy ({what}); nothing will be '
                 f'attached or detached until it is rebuilt: run '
-                f'`storpool-openstack attachments rebuild`, or replace it '
-                f'with the attachments this host really has', path=self.path)
+                f'`storpool-openstack attachments --sync`, which rebuilds '
+                f'it from StorPool\'s attachments of this host',
+                path=self.path)
         LOG.error('The attach-state file %s is not valid JSON and has no '
                   'valid side copy (%s); rebuilding it from StorPool\'s '
                   'attachments of this host', self.path, what)

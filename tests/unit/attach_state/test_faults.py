@@ -85,7 +85,7 @@ class TestKilledWriter(base.FileTestCase):
         err = self.assertRaises(attach_state.AttachStateError,
                                 state.entries)
         self.assertIn(self.path, str(err))
-        self.assertIn('storpool-openstack attachments rebuild', str(err))
+        self.assertIn('storpool-openstack attachments --sync', str(err))
         self.assertEqual(b'', self.raw())
 
 

@@ -1,0 +1,216 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""What a Cinder volume type asks of StorPool, and the requests for it.
+
+A type's extra specs and back-end QoS specs become one `Policy`: the
+StorPool template (extra spec ``storpool_template``), the QoS class (extra
+spec ``storpool:qos_class``, set as the volume tag ``qc``) and the iops and
+bandwidth limits. The functions below turn a policy into the policy fields
+of a VolumeCreate or a VolumeUpdate, so that every operation that places
+or changes a volume does it in the one request it makes anyway.
+
+Units: Cinder's ``*_bytes_sec`` are bytes per second; StorPool's ``bw``
+limit is in KiB per second (storpool.sptypes documents VolumeLimits.bw as
+"Bandwidth limit in KB"), so bytes are divided by 1024, rounding up.
+"""
+
+import dataclasses
+import math
+from typing import Any
+
+from cinder import exception
+from cinder.volume import volume_types
+from oslo_log import log as logging
+from oslo_utils import units
+
+LOG = logging.getLogger(__name__)
+
+TEMPLATE_SPEC = 'storpool_template'
+QOS_CLASS_SPEC = 'storpool:qos_class'
+QOS_CLASS_TAG = 'qc'
+UNLIMITED = '-'
+BW_UNIT = units.Ki
+
+# Cinder QoS keys -> StorPool limit fields.
+_LIMITS = (('total_iops_sec', 'iops', 1),
+           ('total_bytes_sec', 'bw', BW_UNIT))
+_BACKEND_CONSUMERS = ('back-end', 'both')
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """The StorPool settings of one volume of some type and size."""
+
+    template: str | None = None
+    qos_class: str | None = None
+    iops: int | None = None
+    bw: int | None = None
+    per_gb: bool = False
+
+
+def _number(specs: dict, key: str) -> float:
+    raw = specs[key]
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if value < 0 or math.isnan(value) or math.isinf(value):
+        raise exception.InvalidQoSSpecs(
+            reason=f'{key}={raw!r} is not a non-negative number')
+    return value
+
+
+def _limit(specs: dict, key: str, size_gb: int) -> tuple[float | None, bool]:
+    """The total value of Cinder QoS key `key`, and if it depends on size.
+
+    The per-GB form is ``<key>_per_gb`` times the size, at least
+    ``<key>_per_gb_min`` and at most ``<key>_max``, as Cinder computes it
+    for front-end QoS.
+    """
+    per_gb_key = key + '_per_gb'
+    if per_gb_key in specs:
+        value = _number(specs, per_gb_key) * size_gb
+        if per_gb_key + '_min' in specs:
+            value = max(value, _number(specs, per_gb_key + '_min'))
+        if key + '_max' in specs:
+            value = min(value, _number(specs, key + '_max'))
+        return value, True
+    if key in specs:
+        return _number(specs, key), False
+    return None, False
+
+
+def limits_from_qos(specs: dict, size_gb: int) -> tuple[
+        int | None, int | None, bool]:
+    """(iops, bw in KiB/s, depends on size) from back-end QoS specs.
+
+    A limit of 0 means "no limit", as it does for libvirt.
+    """
+    out: dict[str, int | None] = {}
+    per_gb = False
+    for key, field, unit in _LIMITS:
+        value, sized = _limit(specs, key, size_gb)
+        per_gb = per_gb or sized
+        if value is None or value == 0:
+            out[field] = None
+        else:
+            out[field] = max(1, int(math.ceil(value / unit)))
+    ignored = sorted(k for k in specs if k.startswith(('read_', 'write_')))
+    if ignored:
+        LOG.warning('StorPool limits the total iops and bandwidth of a '
+                    'volume only; QoS specs %s are ignored',
+                    ', '.join(ignored))
+    return out['iops'], out['bw'], per_gb
+
+
+def type_specs(type_id: str | None) -> tuple[dict, dict]:
+    """(extra specs, back-end QoS specs) of a volume type id."""
+    if not type_id:
+        return {}, {}
+    extra = dict(volume_types.get_volume_type_extra_specs(type_id) or {})
+    qos = (volume_types.get_volume_type_qos_specs(type_id) or {}).get(
+        'qos_specs') or {}
+    if qos.get('consumer') in _BACKEND_CONSUMERS:
+        return extra, dict(qos.get('specs') or {})
+    return extra, {}
+
+
+def for_type(type_id: str | None, size_gb: int, *,
+             default_template: str | None,
+             default_qos_class: str | None) -> Policy:
+    """The policy of a volume of type `type_id` and `size_gb` GiB."""
+    extra, qos = type_specs(type_id)
+    return from_specs(extra, qos, size_gb, default_template=default_template,
+                      default_qos_class=default_qos_class)
+
+
+def from_specs(extra: dict, qos: dict, size_gb: int, *,
+               default_template: str | None,
+               default_qos_class: str | None) -> Policy:
+    iops, bw, per_gb = limits_from_qos(qos, size_gb)
+    return Policy(
+        template=extra.get(TEMPLATE_SPEC) or default_template or None,
+        qos_class=extra.get(QOS_CLASS_SPEC) or default_qos_class or None,
+        iops=iops, bw=bw, per_gb=per_gb)
+
+
+def create_fields(pol: Policy, replication: int, *,
+                  derived: bool = False) -> dict[str, Any]:
+    """Policy fields of a VolumeCreate.
+
+    A derived volume (a clone or a volume from a snapshot) inherits its
+    source's settings in StorPool; whatever the new type does not set is
+    reset here, so the new volume follows its own type.
+    """
+    desc: dict[str, Any] = {}
+    if pol.template:
+        desc['template'] = pol.template
+    else:
+        desc['replication'] = replication
+    for field in ('iops', 'bw'):
+        value = getattr(pol, field)
+        if value is not None:
+            desc[field] = value
+        elif derived and not pol.template:
+            desc[field] = UNLIMITED
+    if pol.qos_class:
+        desc['tags'] = {QOS_CLASS_TAG: pol.qos_class}
+    elif derived:
+        desc['tags'] = {QOS_CLASS_TAG: ''}
+    return desc
+
+
+def update_fields(old: Policy, new: Policy,
+                  replication: int) -> dict[str, Any]:
+    """The VolumeUpdate fields that turn a volume of `old` into `new`.
+
+    Only what changes is sent. Re-applying a template resets the limits
+    to the template's, so explicit limits are always sent with it. Other
+    tags (os-brick's ``disk``/``osvm``) are kept: StorPool merges tags.
+    """
+    desc: dict[str, Any] = {}
+    if new.template != old.template:
+        if new.template:
+            desc['template'] = new.template
+        else:
+            desc['replication'] = replication
+    if new.qos_class != old.qos_class:
+        desc['tags'] = {QOS_CLASS_TAG: new.qos_class or ''}
+    for field in ('iops', 'bw'):
+        value = getattr(new, field)
+        if value == getattr(old, field):
+            continue
+        if value is not None:
+            desc[field] = value
+        elif new.template:
+            # Re-applying the template restores its own limit.
+            desc['template'] = new.template
+        else:
+            desc[field] = UNLIMITED
+    if 'template' in desc:
+        for field in ('iops', 'bw'):
+            value = getattr(new, field)
+            if value is not None:
+                desc[field] = value
+    return desc
+
+
+def size_fields(pol: Policy, size_gb: int) -> dict[str, Any]:
+    """VolumeUpdate fields for a new size: the size and per-GB limits."""
+    desc: dict[str, Any] = {'size': size_gb * units.Gi}
+    if pol.per_gb:
+        for field in ('iops', 'bw'):
+            value = getattr(pol, field)
+            desc[field] = UNLIMITED if value is None else value
+    return desc

@@ -1,0 +1,81 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Capacity numbers for the scheduler, from two StorPool answers.
+
+DisksList gives the raw space of the cluster (only disks that are up,
+``generationLeft == -1``, count); the allocation groups are 512 MiB and
+4096 of every 4224 bytes hold data. Divided by storpool_replication this
+is what a volume without a template can use, which is the capacity of the
+backend's pool (as the in-tree driver reports it).
+
+VolumeTemplatesStatus gives, per template, StorPool's own estimate of the
+client data capacity and free space (``stored``: placement groups and
+replication already accounted for) and the bytes provisioned to its
+volumes; these appear per template in the pool's ``storpool_templates``
+capability, and their sum is the pool's ``provisioned_capacity_gb``.
+"""
+
+from typing import Any
+
+from oslo_utils import units
+
+AG_SIZE = 512 * units.Mi
+DATA_RATIO = 4096 / (4096 + 128)
+
+
+def _gib(value: float) -> float:
+    return round(value / units.Gi, 2)
+
+
+def cluster_space(disks: dict) -> tuple[int, int, int]:
+    """(total, used, free) raw bytes on the disks that are up."""
+    total = used = free = 0
+    for disk in disks.values():
+        if disk.get('generationLeft', -1) != -1:
+            continue
+        total += int(disk.get('agCount') or 0) * AG_SIZE
+        used += int(disk.get('agAllocated') or 0) * AG_SIZE
+        free += int((disk.get('agFree') or 0) * AG_SIZE * DATA_RATIO)
+    return total, used, free
+
+
+def templates_space(status: list[dict]) -> dict[str, dict[str, Any]]:
+    """Per template: total/free/provisioned GiB from VolumeTemplatesStatus."""
+    out = {}
+    for tmpl in status:
+        stored = tmpl.get('stored') or {}
+        provisioned = tmpl.get('volumesSize', tmpl.get('size')) or 0
+        out[tmpl['name']] = {
+            'total_capacity_gb': _gib(stored.get('capacity') or 0),
+            'free_capacity_gb': _gib(stored.get('free') or 0),
+            'provisioned_capacity_gb': _gib(provisioned),
+            'volumes': int(tmpl.get('volumesCount') or 0),
+        }
+    return out
+
+
+def pool_capacity(disks: dict, status: list[dict],
+                  replication: int) -> dict[str, Any]:
+    """The capacity keys of the pool (see the module docstring)."""
+    total, used, free = cluster_space(disks)
+    per_template = templates_space(status)
+    return {
+        'total_capacity_gb': _gib(total / replication),
+        'free_capacity_gb': _gib(free / replication),
+        'storpool_raw_used_gb': _gib(used),
+        'provisioned_capacity_gb': round(sum(
+            t['provisioned_capacity_gb'] for t in per_template.values()), 2),
+        'storpool_template': sorted(per_template),
+        'storpool_templates': per_template,
+    }

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                         dest='templates', default=[],
                         help='a StorPool template that must exist, besides '
                              'those named in cinder.conf (repeatable)')
+    doctor.add_argument('--group', metavar='NAME', default='spopenstack',
+                        help='the group that must own the attach-state '
+                             'file (default: %(default)s)')
     doctor.add_argument('--json', action='store_true',
                         help='print the results as JSON')
 
@@ -233,7 +236,7 @@ def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
         attach_state_file=args.attach_state_file,
         dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
         cinder_conf=args.cinder_conf, templates=tuple(args.templates),
-        api_timeout=args.api_timeout)
+        api_timeout=args.api_timeout, group=args.group)
     report = doctor.Doctor(opts, secret_sink=console.add_secret).run()
     if args.json:
         console.print(json.dumps(report.to_json(), indent=2))

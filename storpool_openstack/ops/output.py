@@ -52,7 +52,9 @@ class Console:
         """✓ / ✗ / - where the terminal takes them, else OK / FAIL / SKIP."""
         fancy = {True: '\u2713', False: '\u2717', None: '-'}[ok]
         plain = {True: 'OK', False: 'FAIL', None: 'SKIP'}[ok]
-        encoding = getattr(self.out, 'encoding', None) or 'ascii'
+        encoding = getattr(self.out, 'encoding', None)
+        if encoding is None:  # an in-memory text stream takes anything
+            return fancy
         try:
             fancy.encode(encoding)
         except (UnicodeEncodeError, LookupError):

@@ -1,0 +1,297 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""`storpool-openstack doctor` against a real emulator.
+
+The all-good host: a storpool.conf for the emulator, an attach-state file
+owned root:root 0660 (the tests pass `--group root`: they must not create
+a system group on the machine), the emulator's device directory, a temp
+copy of the installed Nova's driver.py patched by the real patch tool,
+and a cinder.conf backend using our driver.  Each broken variant breaks
+exactly one thing and expects exactly that check to fail, with a precise
+message.
+"""
+
+import json
+import os
+import socket
+
+import ddt
+
+from tests.unit.cmd import base
+
+DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
+
+
+@ddt.ddt
+class TestDoctor(base.CLITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.emu = self.start_emulator(templates=['hybrid', 'ssd'])
+        self.conf = self.emu.conf_path
+        self.state = self.write('attach.json', '{}', 0o660)
+        os.chown(self.state, 0, 0)
+        self.dev_root = self.emu.dev_dir
+        os.makedirs(os.path.join(self.dev_root, 'storpool'), exist_ok=True)
+        self.nova = self.nova_driver_copy(patched=True)
+        self.cinder_conf = self.write_cinder_conf()
+
+    def write_cinder_conf(self, **options) -> str:
+        backend = {'volume_driver': DRIVER,
+                   'volume_backend_name': 'storpool',
+                   'storpool_template': 'hybrid',
+                   'storpool_config_file': self.conf}
+        backend.update(options)
+        lines = ['[DEFAULT]', 'enabled_backends = storpool', '',
+                 '[storpool]']
+        lines += [f'{k} = {v}' for k, v in backend.items() if v is not None]
+        return self.write('cinder.conf', '\n'.join(lines) + '\n')
+
+    def doctor(self, *extra: str, json_out: bool = True) -> tuple:
+        argv = ['doctor', '--storpool-conf', self.conf,
+                '--attach-state-file', self.state,
+                '--dev-root', self.dev_root,
+                '--nova-driver-file', self.nova,
+                '--cinder-conf', self.cinder_conf,
+                '--group', 'root', '--api-timeout', '5']
+        if json_out:
+            argv.append('--json')
+        res = self.run_cli(*argv, *extra)
+        if not json_out:
+            return res, None
+        data = json.loads(res.out)
+        return res, {c['name']: c for c in data['checks']}
+
+    def assert_only_failure(self, name: str, checks: dict, res) -> dict:
+        self.assertEqual(1, res.code, res)
+        failed = sorted(n for n, c in checks.items() if c['status'] == 'fail')
+        self.assertEqual([name], failed, res)
+        return checks[name]
+
+    def test_all_good(self):
+        res, checks = self.doctor()
+        self.assertEqual(0, res.code, res)
+        self.assertEqual(
+            {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
+             'cinder-conf': 'pass', 'templates': 'pass',
+             'attach-file': 'pass', 'attach-sync': 'pass',
+             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
+            {n: c['status'] for n, c in checks.items()})
+        self.assertIn('client id 1', checks['our-id']['message'])
+        self.assertIn('hybrid exist', checks['templates']['message'])
+        # The doctor only reads: the templates list, the attachments and
+        # the names of volumes and snapshots.
+        self.assertEqual(
+            ['VolumeTemplatesList', 'VolumeTemplatesList', 'VolumesList',
+             'SnapshotsList', 'AttachmentsList'],
+            [c['query'] for c in self.emu.control.calls()])
+
+    def test_human_output(self):
+        res, _ = self.doctor(json_out=False)
+        self.assertEqual(0, res.code, res)
+        lines = res.out.splitlines()
+        self.assertEqual(11, len(lines), res)
+        self.assertTrue(all(line.startswith('\u2713 ')
+                            for line in lines[:10]), res)
+        self.assertEqual('10 passed, 0 failed, 0 skipped: all good',
+                         lines[-1])
+
+    def test_bad_token(self):
+        self.conf = self.write('storpool.conf', open(self.conf).read().replace(
+            self.emu.token, '1234567890123456789'))
+        self.secrets.append('1234567890123456789')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('api', checks, res)
+        self.assertIn('refused the token (authError', check['message'])
+        self.assertIn('SP_AUTH_TOKEN in ' + self.conf, check['fix'])
+        self.assertEqual('skip', checks['templates']['status'])
+        self.assertEqual('skip', checks['attach-sync']['status'])
+
+    def test_unknown_template(self):
+        self.cinder_conf = self.write_cinder_conf(storpool_template='nope')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('templates', checks, res)
+        self.assertEqual(
+            'template(s) not found in StorPool: nope (from [storpool]); '
+            'StorPool has: hybrid, ssd', check['message'])
+
+    def test_unknown_template_from_command_line(self):
+        res, checks = self.doctor('--template', 'ssd', '--template', 'gold')
+        check = self.assert_only_failure('templates', checks, res)
+        self.assertIn('gold (from --template)', check['message'])
+        self.assertNotIn('ssd (from', check['message'])
+
+    @ddt.data((0o644, 'mode is 0644, not 0660'),
+              (0o600, 'mode is 0600, not 0660'))
+    @ddt.unpack
+    def test_wrong_file_mode(self, mode, message):
+        os.chmod(self.state, mode)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-file', checks, res)
+        self.assertEqual(f'{self.state}: {message}', check['message'])
+        self.assertIn(f'chmod 0660 {self.state}', check['fix'])
+        self.assertEqual('skip', checks['attach-sync']['status'])
+
+    def test_wrong_file_owner(self):
+        os.chown(self.state, 0, 65534)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-file', checks, res)
+        self.assertIn('not root:root', check['message'])
+        self.assertIn(f'chown root:root {self.state}', check['fix'])
+
+    def test_missing_attach_file(self):
+        os.unlink(self.state)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-file', checks, res)
+        self.assertEqual(f'{self.state} does not exist', check['message'])
+        self.assertIn('storpool-openstack setup-host', check['fix'])
+        self.assertFalse(os.path.exists(self.state))
+
+    def test_attach_file_not_json(self):
+        with open(self.state, 'w') as fobj:
+            fobj.write('{"a": ')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-file', checks, res)
+        self.assertIn('is not readable JSON', check['message'])
+
+    def test_unpatched_nova(self):
+        self.nova = self.nova_driver_copy(patched=False)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('nova', checks, res)
+        self.assertIn(f'{self.nova} is not patched', check['message'])
+        self.assertIn(f'add-storpool-nova-driver --file {self.nova}',
+                      check['fix'])
+
+    def test_nova_file_missing_is_skipped(self):
+        res, checks = self.doctor('--nova-driver-file',
+                                  os.path.join(self.tmp, 'none.py'))
+        self.assertEqual(0, res.code, res)
+        self.assertEqual('skip', checks['nova']['status'])
+
+    def test_missing_our_id(self):
+        text = open(self.conf).read()
+        self.assertIn('SP_OURID=1\n', text)
+        self.conf = self.write('storpool.conf',
+                               text.replace('SP_OURID=1\n', ''))
+        res, checks = self.doctor('--host', 'compute-7')
+        check = self.assert_only_failure('our-id', checks, res)
+        self.assertIn('SP_OURID is not set for host "compute-7"',
+                      check['message'])
+        self.assertIn('[compute-7] section of ' + self.conf, check['fix'])
+        self.assertEqual('skip', checks['attach-sync']['status'])
+
+    def test_our_id_from_host_section(self):
+        text = open(self.conf).read().replace('SP_OURID=1\n', '')
+        self.conf = self.write('storpool.conf',
+                               text + '[compute-7]\nSP_OURID=1\n')
+        res, checks = self.doctor('--host', 'compute-7')
+        self.assertEqual(0, res.code, res)
+        self.assertIn('(section [compute-7])', checks['our-id']['message'])
+
+    def test_no_config(self):
+        self.conf = os.path.join(self.tmp, 'absent.conf')
+        res, checks = self.doctor()
+        self.assertEqual(1, res.code)
+        self.assertEqual('fail', checks['config']['status'])
+        self.assertIn(f'{self.conf} does not exist',
+                      checks['config']['message'])
+        for name in ('our-id', 'api', 'templates', 'attach-sync'):
+            self.assertEqual('skip', checks[name]['status'], name)
+
+    def test_api_unreachable(self):
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        self.conf = self.write('storpool.conf', open(self.conf).read().replace(
+            f'SP_API_HTTP_PORT={self.emu.port}', f'SP_API_HTTP_PORT={port}'))
+        res, checks = self.doctor()
+        check = self.assert_only_failure('api', checks, res)
+        self.assertIn(f'cannot reach the StorPool API at '
+                      f'http://127.0.0.1:{port}', check['message'])
+
+    def test_no_dev_storpool(self):
+        os.rmdir(os.path.join(self.dev_root, 'storpool'))
+        res, checks = self.doctor()
+        check = self.assert_only_failure('devices', checks, res)
+        self.assertIn('the StorPool block client is not running here',
+                      check['message'])
+
+    def test_attach_state_out_of_sync(self):
+        api = self.emu.control  # noqa: F841 (keeps the intent readable)
+        from storpool_openstack.common import api as sp_api
+        from storpool_openstack.common import config
+        client = sp_api.from_config(
+            config.load(override_config=self.emu.config), retries=0)
+        client.volume_create({'name': 'os--volume-a', 'size': 1 << 20,
+                              'template': 'hybrid'})
+        with open(self.state, 'w') as fobj:
+            json.dump({'r1': {'volume': 'os--volume-a', 'type': 'brick',
+                              'id': 'r1', 'rights': 2, 'volsnap': False,
+                              'remove_on_detach': False},
+                       'r2': {'volume': 'os--volume-gone', 'type': 'brick',
+                              'id': 'r2', 'rights': 1, 'volsnap': False,
+                              'remove_on_detach': False}}, fobj)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-sync', checks, res)
+        self.assertEqual('2 of 2 volume(s) differ: os--volume-a: not '
+                         'attached; os--volume-gone: gone from StorPool',
+                         check['message'])
+        self.assertIn('attachments --sync', check['fix'])
+
+    def test_cinder_conf_intree_driver(self):
+        self.cinder_conf = self.write_cinder_conf(
+            volume_driver='cinder.volume.drivers.storpool.StorPoolDriver')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('cinder-conf', checks, res)
+        self.assertIn('[storpool] uses the in-tree driver', check['message'])
+        self.assertIn(f'volume_driver = {DRIVER}', check['fix'])
+
+    @ddt.data(
+        ({'storpool_replication': 'three'}, '[storpool] '
+         'storpool_replication: '),
+        ({'storpool_templte': 'x'}, '[storpool] unknown option '
+         'storpool_templte'),
+        ({'storpool_api_port': '99999'}, '[storpool] storpool_api_port: '))
+    @ddt.unpack
+    def test_cinder_conf_bad_option(self, options, message):
+        self.cinder_conf = self.write_cinder_conf(**options)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('cinder-conf', checks, res)
+        self.assertIn(message, check['message'])
+
+    def test_cinder_conf_backend_not_enabled(self):
+        path = self.write_cinder_conf()
+        text = open(path).read().replace('enabled_backends = storpool',
+                                         'enabled_backends = lvm')
+        self.cinder_conf = self.write('cinder.conf', text + '[lvm]\n')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('cinder-conf', checks, res)
+        self.assertIn('[storpool] uses StorPoolDriver but is not in '
+                      'enabled_backends', check['message'])
+
+    def test_cinder_conf_absent_is_skipped(self):
+        self.cinder_conf = os.path.join(self.tmp, 'no-cinder.conf')
+        res, checks = self.doctor()
+        self.assertEqual(0, res.code, res)
+        self.assertEqual('skip', checks['cinder-conf']['status'])
+        self.assertEqual('skip', checks['templates']['status'])
+
+    def test_cinder_conf_token_not_printed(self):
+        self.cinder_conf = self.write_cinder_conf(
+            storpool_api_token='9999888877776666555',
+            storpool_replication='x9999888877776666555')
+        self.secrets.append('9999888877776666555')
+        res, checks = self.doctor(json_out=False)
+        self.assertEqual(1, res.code)
+        self.assertIn('storpool_replication', res.out)

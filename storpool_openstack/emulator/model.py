@@ -1081,6 +1081,10 @@ class Cluster(object):
         item = _check_keys(item, REASSIGN_KEYS, 'VolumeReassignDesc')
         if ('volume' in item) == ('snapshot' in item):
             raise errors.invalid('exactly one of volume or snapshot needed')
+        ro = client_ids(item.get('ro', []), 'ro')
+        rw = client_ids(item.get('rw', []), 'rw')
+        if item.get('detach', []) != 'all':
+            client_ids(item.get('detach', []), 'detach')
         if 'volume' in item:
             rec = self.get_volume(item['volume'])
         else:
@@ -1094,8 +1098,6 @@ class Cluster(object):
             detach = [c for (vid, c) in self.attachments if vid == rec.vid]
         else:
             detach = client_ids(detach, 'detach')
-        ro = client_ids(item.get('ro', []), 'ro')
-        rw = client_ids(item.get('rw', []), 'rw')
         if set(ro) & set(rw):
             raise errors.invalid('a client cannot be both ro and rw')
         force = item.get('force', False)

@@ -24,6 +24,7 @@ import base64
 import http.server
 import json
 import socket
+import socketserver
 import struct
 import time
 import typing
@@ -285,6 +286,14 @@ class EmulatorHTTPServer(http.server.ThreadingHTTPServer):
         self.info = info
         self.control = Control(self)
         super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that
+        # can take long on hosts without DNS; nothing here needs it.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = host
+        self.server_port = port
 
     def verify_request(self, request: typing.Any,
                        client_address: typing.Any) -> bool:

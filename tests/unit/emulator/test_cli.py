@@ -1,0 +1,139 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The storpool-emulator command: listen line, config file, shutdown."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import ddt
+import fixtures
+from oslotest import base as oslo_base
+from storpool import spapi
+from storpool import spconfig
+
+from storpool_openstack.emulator import devices
+
+LISTEN_RE = re.compile(
+    r'^storpool-emulator listening on http://127\.0\.0\.1:(\d+) '
+    r'\(device mode: (loop|file), state: (.+)\)$')
+
+
+@ddt.ddt
+class CLITestCase(oslo_base.BaseTestCase):
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.state = os.path.join(self.tmp, 'state')
+        self.dev = os.path.join(self.tmp, 'dev')
+        self.conf = os.path.join(self.tmp, 'storpool.conf')
+
+    def start(self, *extra: str) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.pop('STORPOOL_EMULATOR_TOKEN', None)
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+             '--port', '0', '--state-dir', self.state, '--dev-dir',
+             self.dev, '--write-config', self.conf] + list(extra),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, env=env, universal_newlines=True)
+        self.addCleanup(self._kill, proc)
+        return proc
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    def read_conf(self) -> dict:
+        res = {}
+        with open(self.conf) as fobj:
+            for line in fobj:
+                key, _sep, value = line.rstrip('\n').partition('=')
+                res[key] = value
+        return res
+
+    def leftover_loops(self) -> list:
+        return [dev for dev, backing in
+                devices.loop_backing_files().items()
+                if backing.startswith(self.state + os.sep)]
+
+    @ddt.named_data(('sigterm', signal.SIGTERM), ('sigint', signal.SIGINT))
+    def test_run_attach_and_stop(self, signum: int) -> None:
+        proc = self.start('--templates', 'gold:2,silver:1',
+                          '--client-id', '5', '--volume-prefix', 'emu')
+        line = proc.stdout.readline().rstrip('\n')
+        match = LISTEN_RE.match(line)
+        self.assertIsNotNone(match, line)
+        port, mode, state = match.groups()
+        self.assertEqual(self.state, state)
+        conf = self.read_conf()
+        self.assertEqual(
+            {'SP_API_HTTP_HOST': '127.0.0.1', 'SP_API_HTTP_PORT': port,
+             'SP_OURID': '5', 'SP_OPENSTACK_VOLUME_PREFIX': 'emu',
+             'SP_AUTH_TOKEN': conf['SP_AUTH_TOKEN']}, conf)
+        self.assertRegex(conf['SP_AUTH_TOKEN'], r'^\d{19}$')
+        self.assertNotIn(conf['SP_AUTH_TOKEN'], line)
+        # The written file is what clients read.
+        cfg = spconfig.SPConfig(override_config=conf)
+        api = spapi.Api.fromConfig(cfg, transientRetries=0)
+        self.assertEqual(['gold', 'silver'],
+                         sorted(t.name for t in api.volumeTemplatesList()))
+        api.volumeCreate({'name': 'emu--volume-1', 'size': 1 << 20,
+                          'template': 'silver'})
+        self.assertEqual(1, api.volumeList('emu--volume-1')[0].replication)
+        api.volumesReassign([{'volume': 'emu--volume-1', 'rw': [5]}])
+        link = os.path.join(self.dev, 'storpool', 'emu--volume-1')
+        self.assertTrue(os.path.exists(link))
+        if mode == 'loop':
+            self.assertEqual(1, len(self.leftover_loops()))
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(0, proc.returncode, err)
+        self.assertNotIn(conf['SP_AUTH_TOKEN'], out + err)
+        self.assertIn('stopped', out)
+        self.assertFalse(os.path.lexists(link))
+        self.assertEqual([], os.listdir(os.path.join(self.dev, 'storpool')))
+        self.assertEqual([], self.leftover_loops())
+
+    def test_refuses_remote_host(self) -> None:
+        proc = self.start('--host', '192.0.2.1')
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(2, proc.returncode)
+        self.assertIn('--allow-remote', err)
+        self.assertFalse(os.path.exists(self.conf))
+
+    def test_token_from_option(self) -> None:
+        proc = self.start('--token', 'secret-token-42', '--device-mode',
+                          'file')
+        line = proc.stdout.readline()
+        self.assertIn('device mode: file', line)
+        self.assertEqual('secret-token-42',
+                         self.read_conf()['SP_AUTH_TOKEN'])
+        bad = spapi.Api('127.0.0.1', int(self.read_conf()
+                                         ['SP_API_HTTP_PORT']),
+                        'wrong', transientRetries=0)
+        exc = self.assertRaises(spapi.ApiError, bad.volumesList)
+        self.assertEqual(401, exc.status)
+        start = time.monotonic()
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertNotIn('secret-token-42', out + err)

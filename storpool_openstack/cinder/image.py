@@ -49,7 +49,7 @@ from cinder.image import image_utils
 from cinder import utils as cinder_utils
 from oslo_config import cfg
 from oslo_log import log as logging
-from oslo_utils import imageutils
+from oslo_utils.imageutils import format_inspector
 from oslo_utils import netutils
 from oslo_utils import units
 from oslo_utils import uuidutils
@@ -68,7 +68,8 @@ HASH_LEN = 16
 # A cache hit writes its "last used" tag at most this often, so that the
 # usual hit is a single VolumeCreate call.
 LRU_RESOLUTION = 600
-STREAM_CHUNK = 4 * units.Mi
+# Zero detection granularity of raw streaming.
+BLOCK = units.Mi
 PROGRESS_EVERY = 10.0
 # The attach-state record type of the driver's own attachments (the
 # connector's `storpool_attach_type` connection property).
@@ -227,50 +228,67 @@ def stream_raw_image(chunks: typing.Iterable[bytes], path: str, *,
     gets a disguised header. With sparse=True, all-zero blocks of a fresh
     (zeroed) volume are skipped.
     """
-    inspector = imageutils.format_inspector.InspectWrapper(iter(chunks))
-    written = [0]
-    zero = bytes(STREAM_CHUNK)
-    fd = os.open(path, os.O_WRONLY)
+    inspector = format_inspector.InspectWrapper(iter(chunks))
+    zero = bytes(BLOCK)
+    out = _BlockWriter(path, image_id, max_bytes, sparse, zero)
     try:
-        with _Progress(what, total, lambda: written[0]):
-            pending = b''
+        with _Progress(what, total, lambda: out.written):
+            # Glance hands out small chunks (64 KiB): gather them into
+            # blocks without re-copying; big chunks go through as they are.
+            pending = bytearray()
             for chunk in inspector:
-                pending += chunk
-                while len(pending) >= STREAM_CHUNK:
-                    _put(fd, pending[:STREAM_CHUNK], written, zero, sparse,
-                         image_id, max_bytes)
-                    pending = pending[STREAM_CHUNK:]
+                if pending:
+                    pending += chunk
+                    chunk = pending
+                whole = len(chunk) - len(chunk) % BLOCK
+                for off in range(0, whole, BLOCK):
+                    out.put(bytes(chunk[off:off + BLOCK]))
+                if chunk is pending:
+                    del pending[:whole]
+                else:
+                    pending = bytearray(chunk[whole:])
             if pending:
-                _put(fd, pending, written, zero, sparse, image_id,
-                     max_bytes)
-            os.fsync(fd)
+                out.put(bytes(pending))
+            os.fsync(out.fd)
     finally:
-        os.close(fd)
+        os.close(out.fd)
     _check_raw(inspector, image_id)
-    return written[0]
+    return out.written
 
 
-def _put(fd: int, block: bytes, written: list, zero: bytes, sparse: bool,
-         image_id: str, max_bytes: int) -> None:
-    if written[0] + len(block) > max_bytes:
-        raise cinder_exception.ImageUnacceptable(
-            image_id=image_id,
-            reason=_('the raw image is larger than the volume (%d bytes)')
-            % max_bytes)
-    if sparse and block == zero[:len(block)]:
-        os.lseek(fd, len(block), os.SEEK_CUR)
-    else:
-        view = memoryview(block)
-        while view:
-            done = os.write(fd, view)
-            view = view[done:]
-    written[0] += len(block)
+class _BlockWriter:
+    """Writes blocks in order, seeking over the all-zero ones."""
+
+    def __init__(self, path: str, image_id: str, max_bytes: int,
+                 sparse: bool, zero: bytes):
+        self.fd = os.open(path, os.O_WRONLY)
+        self.image_id = image_id
+        self.max_bytes = max_bytes
+        self.sparse = sparse
+        self.zero = zero
+        self.written = 0
+
+    def put(self, block: bytes) -> None:
+        size = len(block)
+        if self.written + size > self.max_bytes:
+            raise cinder_exception.ImageUnacceptable(
+                image_id=self.image_id,
+                reason=_('the raw image is larger than the volume (%d '
+                         'bytes)') % self.max_bytes)
+        if self.sparse and block == (self.zero if size == len(self.zero)
+                                     else bytes(size)):
+            os.lseek(self.fd, size, os.SEEK_CUR)
+        else:
+            view = memoryview(block)
+            while view:
+                view = view[os.write(self.fd, view):]
+        self.written += size
 
 
 def _check_raw(inspector, image_id: str) -> None:
     try:
         fmt = inspector.format
-    except imageutils.format_inspector.ImageFormatError as exc:
+    except format_inspector.ImageFormatError as exc:
         raise cinder_exception.ImageUnacceptable(
             image_id=image_id, reason=str(exc))
     name = getattr(fmt, 'NAME', 'raw')

@@ -110,6 +110,11 @@ class Bench:
         self.conf.set_override('lock_path', os.path.join(self.tmp, 'lock'),
                                'oslo_concurrency')
         migration.db_sync()
+        # Cinder's privileged helpers (qemu-img info's format check) run
+        # through a privsep daemon started with sudo, which this machine
+        # lacks; the bench runs as root, so run them in-process instead.
+        import cinder.privsep
+        cinder.privsep.sys_admin_pctxt.set_client_mode(False)
         self.ctx = context.get_admin_context()
 
         self.emu = emu_fixture.EmulatorFixture()
@@ -141,8 +146,8 @@ class Bench:
         cls = importutils.import_class(OURS)
         conf = configuration.Configuration(driver.volume_opts,
                                            config_group='sp_ours')
-        # The driver registers its options in the group; set them after.
-        cls(configuration=conf, db=db, host='bench@ours')
+        from storpool_openstack.cinder import options
+        conf.append_config_values(options.storpool_opts)
         self._apply(conf, {
             'storpool_config_file': self.emu.conf_path,
             'storpool_dev_root': self.emu.dev_dir,

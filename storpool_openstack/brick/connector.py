@@ -199,18 +199,19 @@ class StorPoolConnector(base.BaseLinuxConnector):
         if raw_vol or raw_snap:
             name = self._checked(raw_vol or raw_snap,
                                  PROP_NAME if raw_vol else PROP_SNAPSHOT_NAME)
-            volsnap, ident = bool(raw_snap), name
+            volsnap = bool(raw_snap)
         elif props.get(PROP_SNAPSHOT):
-            ident = self._checked(props[PROP_SNAPSHOT], PROP_SNAPSHOT)
-            name = names.snapshot_name(ident, self._prefix)
-            volsnap, ident = True, f'snapshot-{ident}'
+            name = names.snapshot_name(
+                self._checked(props[PROP_SNAPSHOT], PROP_SNAPSHOT),
+                self._prefix)
+            volsnap = True
         elif props.get(PROP_VOLUME):
-            ident = self._checked(props[PROP_VOLUME], PROP_VOLUME)
-            name = names.volume_name(ident, self._prefix)
+            name = names.volume_name(
+                self._checked(props[PROP_VOLUME], PROP_VOLUME),
+                self._prefix)
             volsnap = False
         elif path:
             name, volsnap = self._name_from_path(path)
-            ident = name
         else:
             raise exception.InvalidConnectionProperties(
                 reason=f'no {PROP_VOLUME} (Cinder volume id), '
@@ -227,7 +228,23 @@ class StorPoolConnector(base.BaseLinuxConnector):
                        f'(access_mode "ro")')
         rights = (attach_state.RIGHTS_RW if mode == 'rw'
                   else attach_state.RIGHTS_RO)
-        return Target(name=name, volsnap=volsnap, ident=ident, rights=rights)
+        return Target(name=name, volsnap=volsnap,
+                      ident=self._ident(name, volsnap), rights=rights)
+
+    def _ident(self, name: str, volsnap: bool) -> str:
+        """What default request ids name the object by.
+
+        The same object gets the same id however the properties name it
+        (Cinder id, raw name or device path), so a disconnect finds the
+        record its connect made.
+        """
+        if volsnap:
+            parsed = names.parse_snapshot_name(name, self._prefix)
+            if parsed is not None and parsed[:2] == (names.SNAP_CINDER,
+                                                     None):
+                return f'snapshot-{parsed[2]}'
+            return name
+        return names.parse_volume_name(name, self._prefix) or name
 
     @staticmethod
     def _checked(value: Any, key: str) -> str:
@@ -464,6 +481,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
 
         With `raise_busy` the Busy error is raised instead of None.
         """
+        failure: sp_exception.StorPoolError | None = None
         with self._state.locked() as entries:
             entry = entries.pop(req_id, None)
             if entry is None:
@@ -483,17 +501,22 @@ class StorPoolConnector(base.BaseLinuxConnector):
                 LOG.info('%s is gone already; nothing to detach',
                          target.name)
                 return True
-            except sp_exception.Busy:
-                if entry is not None and not (raise_busy and
-                                              drop_on_failure):
-                    entries[req_id] = entry
-                if raise_busy:
-                    raise
-                return None
-            except sp_exception.StorPoolError:
+            except sp_exception.Busy as exc:
+                if not raise_busy:
+                    if entry is not None:
+                        entries[req_id] = entry
+                    return None
+                failure = exc
+            except sp_exception.StorPoolError as exc:
+                failure = exc
+            if failure is not None:
+                # Leave the block normally, so that what is decided here
+                # is written: the user is kept, unless the caller said
+                # to drop it whatever happens (ignore_errors).
                 if entry is not None and not drop_on_failure:
                     entries[req_id] = entry
-                raise
+        if failure is not None:
+            raise failure
         LOG.info('Detached StorPool %s %s from client %s%s', target.kind,
                  target.name, self._our_id, ' (forced)' if force_now else '')
         return True

@@ -1,0 +1,377 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Volumes, snapshots, clones, reverts, migration renames, deletion."""
+
+from cinder import exception
+import ddt
+
+from storpool_openstack.cinder import deferred
+from storpool_openstack.cinder import driver as sp_driver
+from tests.unit.cinder import base
+
+GiB = base.GiB
+
+
+@ddt.ddt
+class VolumeTestCase(base.DriverTestCase):
+
+    def test_create_no_type(self):
+        vol = self.volume(size=2)
+        self.driver.create_volume(vol)
+        self.assertEqual(['VolumeCreate'], self.queries())
+        body = self.calls('VolumeCreate')[0]['body']
+        self.assertEqual({'name': self.vname(vol), 'size': 2 * GiB,
+                          'replication': 3}, body)
+        spv = self.sp_volume(vol)
+        self.assertEqual(2 * GiB, spv['size'])
+        self.assertEqual('', spv['templateName'])
+
+    @ddt.data(('ssd', None, 'ssd'), (None, 'hdd', 'hdd'),
+              ('ssd', 'hdd', 'hdd'))
+    @ddt.unpack
+    def test_create_template(self, config_tmpl, type_tmpl, expected):
+        drv = self.make_driver(storpool_template=config_tmpl)
+        type_id = self.vtype('t', {'storpool_template': type_tmpl}) \
+            if type_tmpl else None
+        vol = self.volume(type_id=type_id)
+        drv.create_volume(vol)
+        self.assertEqual(expected, self.sp_volume(vol)['templateName'])
+        self.assertNotIn('replication', self.calls('VolumeCreate')[0]['body'])
+
+    def test_create_exists_is_backend_error(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_volume, vol)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('objectExists', str(exc))
+
+    def test_delete_detached_is_one_call(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.clear_calls()
+        self.driver.delete_volume(vol)
+        self.assertEqual(['VolumeDelete'], self.queries())
+        self.assertIsNone(self.sp_volume(vol))
+
+    def test_delete_missing_is_success(self):
+        vol = self.volume()
+        self.driver.delete_volume(vol)
+        self.assertEqual(['VolumeDelete'], self.queries())
+
+    def test_delete_attached_detaches_first(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.driver._api.volumes_reassign(
+            [{'volume': self.vname(vol), 'rw': [self.emu.client_id]}])
+        self.assertEqual(1, len(self.state()['attachments']))
+        self.clear_calls()
+        self.driver.delete_volume(vol)
+        self.assertEqual(['VolumeDelete', 'VolumesReassign', 'VolumeDelete'],
+                         self.queries())
+        self.assertEqual({'volume': self.vname(vol), 'detach': 'all'},
+                         {k: v for k, v in self.calls('VolumesReassign')[0][
+                             'body'][0].items() if k != 'force'})
+        self.assertIsNone(self.sp_volume(vol))
+        self.assertEqual([], self.state()['attachments'])
+
+    def test_delete_open_volume_is_busy(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.driver._api.volumes_reassign(
+            [{'volume': self.vname(vol), 'rw': [self.emu.client_id]}])
+        self.inject('VolumesReassign', name='busy',
+                    descr=f"'{self.vname(vol)}' is open at client 1")
+        exc = self.assertRaises(exception.VolumeIsBusy,
+                                self.driver.delete_volume, vol)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('is open at client 1', str(exc))
+        self.assertIsNotNone(self.sp_volume(vol))
+
+    def test_delete_other_error_translated(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.inject('VolumeDelete', name='internalError', descr='disk down')
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.delete_volume, vol)
+        self.assertIn('disk down', str(exc))
+        self.assertIn(self.vname(vol), str(exc))
+        self.assertNotIn('VolumesReassign', self.queries())
+
+    def test_extend(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.clear_calls()
+        self.driver.extend_volume(vol, 3)
+        self.assertEqual(['VolumeUpdate'], self.queries())
+        self.assertEqual({'size': 3 * GiB},
+                         self.calls('VolumeUpdate')[0]['body'])
+        self.assertEqual(3 * GiB, self.sp_volume(vol)['size'])
+
+    def test_extend_missing_is_volume_not_found(self):
+        vol = self.volume()
+        exc = self.assertRaises(exception.VolumeNotFound,
+                                self.driver.extend_volume, vol, 2)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('objectDoesNotExist', str(exc))
+
+    # Snapshots
+
+    def test_snapshot_create_delete(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.clear_calls()
+        self.driver.create_snapshot(snap)
+        self.assertEqual(['VolumeSnapshot'], self.queries())
+        self.assertIn(self.sname(snap), self.snapshots())
+        self.clear_calls()
+        self.driver.delete_snapshot(snap)
+        self.assertEqual(['SnapshotDelete'], self.queries())
+        self.assertEqual({}, self.snapshots())
+        self.driver.delete_snapshot(snap)  # idempotent
+
+    def test_snapshot_of_missing_volume(self):
+        vol = self.volume()
+        snap = self.snapshot(vol)
+        self.assertRaises(exception.VolumeNotFound,
+                          self.driver.create_snapshot, snap)
+
+    @ddt.data(1, 3)
+    def test_volume_from_snapshot_one_call(self, size):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        new = self.volume(size=size)
+        self.clear_calls()
+        self.driver.create_volume_from_snapshot(new, snap)
+        self.assertEqual(['VolumeCreate'], self.queries())
+        spv = self.sp_volume(new)
+        self.assertEqual(size * GiB, spv['size'])
+        self.assertEqual(self.sname(snap), spv['parentName'])
+
+    def test_volume_from_missing_snapshot(self):
+        vol = self.volume()
+        snap = self.snapshot(vol)
+        exc = self.assertRaises(exception.SnapshotNotFound,
+                                self.driver.create_volume_from_snapshot,
+                                self.volume(), snap)
+        self.assertIn(snap.id, str(exc))
+        self.assertEqual({}, self.state()['volumes'])
+
+    def test_volume_from_snapshot_into_template(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        new = self.volume(type_id=self.vtype(
+            'ssd', {'storpool_template': 'ssd'}))
+        self.driver.create_volume_from_snapshot(new, snap)
+        self.assertEqual('ssd', self.sp_volume(new)['templateName'])
+
+    # Clones
+
+    @ddt.data((None, None), ('hybrid', 'hybrid'), ('hybrid', 'ssd'),
+              (None, 'ssd'), ('ssd', None))
+    @ddt.unpack
+    def test_clone_one_call_no_leftovers(self, src_tmpl, dst_tmpl):
+        types = {t: self.vtype(t, {'storpool_template': t})
+                 for t in {src_tmpl, dst_tmpl} if t}
+        src = self.volume(type_id=types.get(src_tmpl))
+        self.driver.create_volume(src)
+        dst = self.volume(size=2, type_id=types.get(dst_tmpl))
+        self.clear_calls()
+        self.driver.create_cloned_volume(dst, src)
+        self.assertEqual(['VolumeCreate'], self.queries())
+        body = self.calls('VolumeCreate')[0]['body']
+        self.assertEqual(self.vname(src), body['baseOn'])
+        state = self.state()
+        self.assertEqual({}, self.snapshots())
+        spv = state['volumes'][self.vname(dst)]
+        self.assertEqual(2 * GiB, spv['size'])
+        self.assertEqual(dst_tmpl or src_tmpl or '', spv['templateName'])
+
+    def test_clone_missing_source(self):
+        src = self.volume()
+        exc = self.assertRaises(exception.VolumeNotFound,
+                                self.driver.create_cloned_volume,
+                                self.volume(), src)
+        self.assertEqual(src.id, exc.kwargs['volume_id'])
+
+    # Revert
+
+    def test_revert_is_one_call(self):
+        self.assertFalse(self.driver.snapshot_revert_use_temp_snapshot())
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        self.clear_calls()
+        self.driver.revert_to_snapshot(self.ctxt, vol, snap)
+        self.assertEqual(['VolumeRevert'], self.queries())
+        self.assertEqual({'toSnapshot': self.sname(snap)},
+                         self.calls('VolumeRevert')[0]['body'])
+
+    def test_revert_after_extend_keeps_size(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        self.driver.extend_volume(vol, 2)
+        vol.size = 2
+        vol.save()
+        self.clear_calls()
+        self.driver.revert_to_snapshot(self.ctxt, vol, snap)
+        self.assertEqual(['VolumeRevert', 'VolumeUpdate'], self.queries())
+        spv = self.sp_volume(vol)
+        self.assertEqual(2 * GiB, spv['size'])
+        self.assertEqual(self.sname(snap), spv['parentName'])
+
+    def test_revert_error(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        self.inject('VolumeRevert', descr='cannot revert now')
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.revert_to_snapshot, self.ctxt,
+                                vol, snap)
+        self.assertIn('cannot revert now', str(exc))
+
+    # Migration
+
+    def test_update_migrated_volume_renames(self):
+        orig = self.volume()
+        new = self.volume()
+        self.driver.create_volume(new)
+        self.clear_calls()
+        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
+                                                 'available')
+        self.assertEqual({'_name_id': None}, res)
+        self.assertEqual(['VolumeUpdate'], self.queries())
+        self.assertEqual([self.vname(orig)], list(self.state()['volumes']))
+
+    def test_update_migrated_volume_swaps(self):
+        orig = self.volume(size=1)
+        new = self.volume(size=2)
+        self.driver.create_volume(orig)
+        self.driver.create_volume(new)
+        self.clear_calls()
+        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
+                                                 'available')
+        self.assertEqual({'_name_id': None}, res)
+        vols = self.state()['volumes']
+        self.assertEqual(2 * GiB, vols[self.vname(orig)]['size'])
+        self.assertEqual(1 * GiB, vols[self.vname(new)]['size'])
+        self.assertEqual(4, len(self.calls('VolumeUpdate')))
+
+    def test_update_migrated_volume_falls_back_to_name_id(self):
+        orig = self.volume()
+        new = self.volume()
+        self.driver.create_volume(new)
+        self.inject('VolumeUpdate', descr='rename refused')
+        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
+                                                 'available')
+        self.assertEqual({'_name_id': new.id}, res)
+        self.assertEqual([self.vname(new)], list(self.state()['volumes']))
+        # The driver then finds the volume through its _name_id.
+        orig._name_id = new.id
+        self.clear_calls()
+        self.driver.extend_volume(orig, 2)
+        self.assertEqual(2 * GiB, self.state()['volumes'][
+            self.vname(new)]['size'])
+        conn = self.driver.initialize_connection(
+            orig, {'host': 'h', 'storpool_client_id': 3})
+        self.assertEqual(new.id, conn['data']['volume'])
+
+    def test_get_pool(self):
+        self.assertEqual('default', self.driver.get_pool(self.volume()))
+
+    def test_exports_are_noops(self):
+        vol = self.volume()
+        self.driver.create_export(self.ctxt, vol, {})
+        self.driver.ensure_export(self.ctxt, vol)
+        self.driver.remove_export(self.ctxt, vol)
+        self.driver.terminate_connection(vol, {})
+        self.assertEqual([], self.queries())
+
+
+class DeferredDeleteTestCase(base.DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.driver = self.make_driver(storpool_deferred_delete_hours=2)
+
+    def test_delete_keeps_a_tagged_snapshot(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.clear_calls()
+        self.driver.delete_volume(vol)
+        self.assertEqual(['VolumeSnapshot', 'VolumeDelete'], self.queries())
+        state = self.state()
+        self.assertIsNone(state['volumes'].get(self.vname(vol)))
+        [(name, snap)] = self.snapshots().items()
+        self.assertTrue(name.startswith(f'{self.prefix}--deleted--'))
+        self.assertTrue(name.endswith(f'--snapshot-{vol.id}'))
+        pending = sp_driver.list_deferred(self.driver._api, self.prefix, 2)
+        self.assertEqual([vol.id], [p['volume_id'] for p in pending])
+        self.assertEqual(snap['tags'][deferred.TAG],
+                         str(pending[0]['deleted_at']))
+        self.assertEqual(pending[0]['deleted_at'] + 7200,
+                         pending[0]['expires_at'])
+        # Not yet due: nothing happens; due: it goes.
+        self.assertEqual([], deferred.reap(self.driver._api, self.prefix, 2))
+        done = deferred.reap(self.driver._api, self.prefix, 2,
+                             now=pending[0]['expires_at'] + 1)
+        self.assertEqual([name], done)
+        self.assertEqual({}, self.snapshots())
+
+    def test_delete_missing(self):
+        vol = self.volume()
+        self.driver.delete_volume(vol)
+        self.assertEqual(['VolumeSnapshot'], self.queries())
+        self.assertEqual({}, self.snapshots())
+
+    def test_failed_delete_rolls_back(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.driver._api.volumes_reassign(
+            [{'volume': self.vname(vol), 'rw': [self.emu.client_id]}])
+        self.inject('VolumesReassign', name='busy',
+                    descr=f"'{self.vname(vol)}' is open at client 1")
+        self.assertRaises(exception.VolumeIsBusy, self.driver.delete_volume,
+                          vol)
+        state = self.state()
+        self.assertEqual({}, self.snapshots())
+        self.assertIn(self.vname(vol), state['volumes'])
+        self.driver._api.volumes_reassign(
+            [{'volume': self.vname(vol), 'detach': 'all'}])
+
+    def test_stats_refresh_reaps_expired(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        old = deferred.snapshot_name(vol.id, self.prefix, 1000)
+        self.driver._api.snapshot_create(
+            self.vname(vol), {'name': old, 'tags': {deferred.TAG: '1000'}})
+        self.clear_calls()
+        self.driver.get_volume_stats(refresh=True)
+        self.assertEqual(['VolumeTemplatesStatus', 'DisksList',
+                          'SnapshotsList', 'SnapshotDelete'], self.queries())
+        self.assertEqual({}, self.snapshots())
+        # Rate-limited: the next refresh does not list again.
+        self.clear_calls()
+        self.driver.get_volume_stats(refresh=True)
+        self.assertEqual(['VolumeTemplatesStatus', 'DisksList'],
+                         self.queries())

@@ -20,11 +20,14 @@ would let an AttachDB process that had already opened the old inode lock
 and write an unlinked file, losing its update.
 
 Crash safety without rename: the new content first goes to a side file
-(`<file>.next`, fsynced, directory fsynced), then the main file is
-rewritten in place (write, truncate to length, fsync), then the side file
-is removed.  A load that finds the main file torn restores it from the
-side file; a valid main file always wins (the side file is then the
-leftover of an update that never touched the main file).
+(`<file>.next`, fsynced; the directory too when the side file is new),
+then the main file is rewritten in place (write, truncate to length,
+fsync), then the side file is emptied (an empty side file means no update
+is in flight; it is kept so that the next update needs no directory
+fsync).  A load that finds the main file torn restores it from a
+non-empty side file; a valid main file always wins (a non-empty side file
+is then the leftover of an update that never touched the main file, and
+is emptied).
 
 AttachDB caches the parsed file while the file's (inode, mtime, size) do
 not change.  On kernels with coarse timestamps (ticks of 1-10 ms before
@@ -66,8 +69,8 @@ SIDE_SUFFIX = '.next'
 CORRUPT_SUFFIX = '.corrupt-'
 SETUP_HINT = 'run `storpool-openstack setup-host`'
 
-_POLL_FIRST = 0.001
-_POLL_MAX = 0.02
+_POLL_FIRST = 0.0005
+_POLL_MAX = 0.005
 _MTIME_STEP_NS = 1000
 _MTIME_WAIT = 2.5
 
@@ -172,9 +175,10 @@ class AttachState:
         try:
             fd = self._open_locked()
             try:
-                data = self._load(fd)
+                data, raw = self._load(fd)
                 before = os.fstat(fd)
-                work = copy.deepcopy(data)
+                # A second parse is the cheapest deep copy of JSON data.
+                work = json.loads(raw)
                 yield work
                 if work != data:
                     if not isinstance(work, dict):
@@ -363,33 +367,55 @@ class AttachState:
                         self.side_path, err)
             return None
 
-    def _drop_side(self) -> None:
+    def _side_pending(self) -> bool:
         try:
-            os.unlink(self.side_path)
-        except FileNotFoundError:
-            pass
-        except OSError as err:
-            LOG.warning('Cannot remove the attach-state side copy %s: %s',
-                        self.side_path, err)
+            return os.stat(self.side_path).st_size > 0
+        except OSError:
+            return False
 
-    def _load(self, fd: int) -> dict:
+    def _clear_side(self) -> None:
+        """Mark that no update is in flight: an empty side file.
+
+        Kept (not unlinked) so that the next update need not create it
+        and fsync the directory again.
+        """
+        try:
+            sfd = os.open(self.side_path, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            LOG.warning('Cannot clear the attach-state side copy %s: %s',
+                        self.side_path, err)
+            return
+        try:
+            os.ftruncate(sfd, 0)
+        except OSError as err:
+            LOG.warning('Cannot clear the attach-state side copy %s: %s',
+                        self.side_path, err)
+        finally:
+            os.close(sfd)
+
+    def _load(self, fd: int) -> tuple[dict, bytes]:
+        """The content, and JSON bytes that parse to it."""
         raw = self._read(fd)
         data = self._parse(raw)
         if data is not None:
-            if os.path.lexists(self.side_path):
+            if self._side_pending():
                 # Left over by an update that stopped before it touched
                 # the main file; the main file is what holds.
-                self._drop_side()
-            return data
+                self._clear_side()
+            return data, raw
         side = self._read_side()
         if side is not None:
             LOG.warning('The attach-state file %s was torn by an interrupted '
                         'update (%d bytes); restoring it from its side copy '
                         '%s', self.path, len(raw), self.side_path)
-            self._rewrite(fd, json.dumps(side).encode(), os.fstat(fd))
-            self._drop_side()
-            return side
-        return self._recover_corrupt(fd, raw)
+            content = json.dumps(side).encode()
+            self._rewrite(fd, content, os.fstat(fd))
+            self._clear_side()
+            return side, content
+        data = self._recover_corrupt(fd, raw)
+        return data, json.dumps(data).encode()
 
     def _keep_corrupt(self, raw: bytes) -> str | None:
         for old in glob.glob(glob.escape(self.path) + CORRUPT_SUFFIX + '*'):
@@ -459,34 +485,49 @@ class AttachState:
         self._stage('side-written')
         self._rewrite(fd, content, before)
         self._stage('main-written')
-        self._drop_side()
+        self._clear_side()
+
+    def _open_side(self) -> tuple[int, bool]:
+        """Open the side file for writing; (fd, whether just created)."""
+        try:
+            return os.open(self.side_path,
+                           os.O_WRONLY | os.O_CLOEXEC), False
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            # Left by another user with other permissions: replace it.
+            os.unlink(self.side_path)
+        try:
+            sfd = os.open(self.side_path, os.O_WRONLY | os.O_CREAT |
+                          os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+        except FileExistsError:
+            return os.open(self.side_path,
+                           os.O_WRONLY | os.O_CLOEXEC), False
+        try:
+            self._set_owner(sfd)
+        except OSError:
+            os.close(sfd)
+            raise
+        return sfd, True
 
     def _write_side(self, content: bytes) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
-            sfd = os.open(self.side_path, flags, FILE_MODE)
-        except PermissionError:
-            # A side copy left by another user; we may still replace it.
-            with contextlib.suppress(OSError):
-                os.unlink(self.side_path)
-            try:
-                sfd = os.open(self.side_path, flags, FILE_MODE)
-            except OSError as err:
-                raise self._side_error(err) from None
+            sfd, created = self._open_side()
         except OSError as err:
             raise self._side_error(err) from None
         try:
             try:
-                self._set_owner(sfd)
-                self._write_all(sfd, content)
+                self._write_all(sfd, content, 0)
+                os.ftruncate(sfd, len(content))
                 os.fsync(sfd)
             finally:
                 os.close(sfd)
-            self._fsync_dir(os.path.dirname(self.side_path) or '.')
+            if created:
+                self._fsync_dir(os.path.dirname(self.side_path) or '.')
         except OSError as err:
             # Nothing touched the main file yet: it still holds the old
             # content; do not leave a half-written side copy behind.
-            self._drop_side()
+            self._clear_side()
             raise self._side_error(err) from None
 
     def _side_error(self, err: OSError) -> AttachStateError:

@@ -25,6 +25,11 @@ from storpool_openstack.emulator import fixture as emu_fixture
 GiB = 1 << 30
 
 
+def side_pending(side_path: str) -> bool:
+    """Whether a side copy holds an update in flight (non-empty)."""
+    return os.path.exists(side_path) and os.path.getsize(side_path) > 0
+
+
 class FileTestCase(base.BaseTestCase):
     def setUp(self):
         super().setUp()

@@ -17,11 +17,13 @@ import json
 import multiprocessing
 import os
 import queue as queue_mod
+import time
 
 import fixtures
 from oslotest import base
 
 from storpool_openstack import attach_state
+from tests.unit.attach_state.base import side_pending
 from tests.unit.attach_state import worker
 
 PROCESSES = 8
@@ -29,18 +31,21 @@ OPS = 250
 
 
 def run_load(path: str, modes: list[str], ops: int, *, seed: int = 0,
-             with_reader: bool = True) -> dict:
+             with_reader: bool = True,
+             verify_every: int = worker.VERIFY_EVERY) -> dict:
     """Run one worker per mode (and a reader); return their reports."""
     ctx = multiprocessing.get_context('fork')
     results = ctx.Queue()
     stop = ctx.Event()
     procs = [ctx.Process(target=worker.load_worker,
-                         args=(path, i, mode, ops, seed * 1000 + i, results))
+                         args=(path, i, mode, ops, seed * 1000 + i, results,
+                               verify_every))
              for i, mode in enumerate(modes)]
     reader = (ctx.Process(target=worker.reader, args=(path, stop, results))
               if with_reader else None)
     if reader is not None:
         reader.start()
+    start = time.monotonic()
     for proc in procs:
         proc.start()
     reports = []
@@ -48,6 +53,7 @@ def run_load(path: str, modes: list[str], ops: int, *, seed: int = 0,
     try:
         for _ in procs:
             reports.append(results.get(timeout=120))
+        seconds = time.monotonic() - start
         stop.set()
         if reader is not None:
             read_report = results.get(timeout=30)
@@ -61,7 +67,7 @@ def run_load(path: str, modes: list[str], ops: int, *, seed: int = 0,
                 proc.kill()
                 proc.join()
     return {'workers': sorted(reports, key=lambda r: r['proc']),
-            'reader': read_report}
+            'reader': read_report, 'seconds': seconds}
 
 
 class TestConcurrency(base.BaseTestCase):
@@ -87,4 +93,4 @@ class TestConcurrency(base.BaseTestCase):
             self.assertEqual(json.dumps(final).encode(), f.read())
         self.assertEqual([], report['reader']['bad'])
         self.assertGreater(report['reader']['reads'], 10)
-        self.assertFalse(os.path.exists(path + '.next'))
+        self.assertFalse(side_pending(path + '.next'))

@@ -27,6 +27,7 @@ import fixtures
 from storpool_openstack import attach_state
 from storpool_openstack.attach_state import store
 from tests.unit.attach_state import base
+from tests.unit.attach_state.base import side_pending
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -62,9 +63,9 @@ class TestKilledWriter(base.FileTestCase):
         before = self.raw()
         self.kill_at('side-written', 'add')
         self.assertEqual(before, self.raw())  # main untouched
-        self.assertTrue(os.path.exists(state.side_path))
+        self.assertTrue(side_pending(state.side_path))
         self.assertEqual(['keep-1', 'keep-2'], list(state.entries()))
-        self.assertFalse(os.path.exists(state.side_path))
+        self.assertFalse(side_pending(state.side_path))
 
     def test_killed_mid_rewrite_gets_new(self):
         state = attach_state.AttachState(self.path)
@@ -75,7 +76,7 @@ class TestKilledWriter(base.FileTestCase):
         self.assertEqual(['keep-2'], list(entries))
         self.assertEqual(json.dumps(entries).encode(),
                          self.raw())
-        self.assertFalse(os.path.exists(state.side_path))
+        self.assertFalse(side_pending(state.side_path))
 
     def test_attachdb_killed_mid_write_no_rebuild(self):
         state = attach_state.AttachState(self.path)

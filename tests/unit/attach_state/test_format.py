@@ -27,6 +27,7 @@ from storpool.spopenstack import AttachDB
 
 from storpool_openstack import attach_state
 from storpool_openstack.attach_state import store
+from tests.unit.attach_state.base import side_pending
 
 
 def attachdb(path: str) -> AttachDB:
@@ -131,7 +132,7 @@ class TestFormat(TestCase):
                 raise RuntimeError('boom')
         self.assertRaises(RuntimeError, clear_and_fail)
         self.assertEqual(before, self.raw())
-        self.assertFalse(os.path.exists(state.side_path))
+        self.assertFalse(side_pending(state.side_path))
 
     def test_created_when_missing(self):
         state = attach_state.AttachState(self.path)
@@ -161,7 +162,7 @@ class TestFormat(TestCase):
         with open(state.side_path, 'w') as f:
             f.write('{"stale": {}}')
         self.assertEqual(['req-a'], list(state.entries()))
-        self.assertFalse(os.path.exists(state.side_path))
+        self.assertFalse(side_pending(state.side_path))
 
 
 @ddt.ddt

@@ -45,7 +45,7 @@ def _entry(proc: int, rnd: random.Random, key: str) -> dict:
 
 
 def load_worker(path: str, proc: int, mode: str, ops: int, seed: int,
-                queue) -> None:
+                queue, verify_every: int = VERIFY_EVERY) -> None:
     """Random adds/removes of this process's own keys; report to queue."""
     rnd = random.Random(seed)
     expected: dict = {}
@@ -71,7 +71,7 @@ def load_worker(path: str, proc: int, mode: str, ops: int, seed: int,
                     state.remove(key)
                 else:
                     db.remove(key)
-            if i % VERIFY_EVERY == VERIFY_EVERY - 1:
+            if verify_every and i % verify_every == verify_every - 1:
                 seen = (state.entries() if mode == OURS
                         else json.loads(json.dumps(db.get())))
                 mine = {k: v for k, v in seen.items()

@@ -46,7 +46,18 @@ class EmulatorStartError(Exception):
 
 
 class EmulatorFixture(fixtures.Fixture):
-    """Start a StorPool API emulator; see the module docstring."""
+    """Start a StorPool API emulator; see the module docstring.
+
+    After setUp: ``host``, ``port``, ``url``, ``token``, ``client_id``,
+    ``volume_prefix``, ``state_dir``, ``dev_dir`` (devices appear at
+    ``dev_dir/storpool/<name>`` and ``dev_dir/storpool-byid/<globalId>``),
+    ``conf_path`` (a storpool.conf), ``config`` (the same keys as a dict,
+    for ``SPConfig(override_config=...)``), ``control`` (a ControlClient)
+    and ``device_mode`` ('loop' or 'file', the mode actually in use).
+    In-process only: ``cluster`` (the model) and ``emulator`` (with its
+    ``faults`` and ``calls`` objects).  Cleanup stops the emulator and
+    fails if loop devices or device links were left behind.
+    """
 
     def __init__(self, *, in_process: bool = False,
                  device_mode: str = 'auto', client_id: int = 1,

@@ -66,6 +66,11 @@ class TestKilledWriter(base.FileTestCase):
         self.assertTrue(side_pending(state.side_path))
         self.assertEqual(['keep-1', 'keep-2'], list(state.entries()))
         self.assertFalse(side_pending(state.side_path))
+        # The next update reuses the (emptied) side file.
+        state.add('next', 'os--volume-3', kind='brick', rights=1)
+        self.assertEqual(['keep-1', 'keep-2', 'next'],
+                         list(state.entries()))
+        self.assertEqual(0, os.path.getsize(state.side_path))
 
     def test_killed_mid_rewrite_gets_new(self):
         state = attach_state.AttachState(self.path)
@@ -260,3 +265,42 @@ def _releasing_sleep(fd):
             fcntl.flock(fd, fcntl.LOCK_UN)
         real(seconds)
     return sleep
+
+
+EVENTLET_CHILD = '''
+import eventlet
+eventlet.monkey_patch()
+import sys, time
+from storpool_openstack import attach_state
+state = attach_state.AttachState(sys.argv[1], lock_timeout=1.0)
+ticks = []
+def waiter():
+    try:
+        state.entries()
+        return 'got the lock'
+    except attach_state.AttachStateError as err:
+        return type(err).__name__
+gt = eventlet.spawn(waiter)
+while not gt.dead:
+    ticks.append(time.monotonic())
+    eventlet.sleep(0.01)
+print(gt.wait(), len(ticks))
+'''
+
+
+class TestEventlet(base.FileTestCase):
+    def test_lock_wait_does_not_stop_the_hub(self):
+        # In a child: eventlet.monkey_patch() must not leak into this
+        # test process.
+        attach_state.AttachState(self.path).entries()
+        fd = os.open(self.path, os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        out = subprocess.run(
+            [sys.executable, '-c', EVENTLET_CHILD, self.path], cwd=REPO,
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, out.returncode, out.stderr)
+        result, ticks = out.stdout.split()
+        self.assertEqual('AttachStateLockTimeout', result)
+        # 1 s of waiting at 10 ms per tick: the other green thread ran.
+        self.assertGreater(int(ticks), 30)

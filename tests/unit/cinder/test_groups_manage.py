@@ -1,0 +1,266 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Generic volume groups with consistent snapshots; manage/unmanage."""
+
+from cinder import exception
+from cinder import objects
+from cinder.tests.unit import utils as test_utils
+from cinder.volume import group_types
+import ddt
+
+from tests.unit.cinder import base
+
+GiB = base.GiB
+
+
+class GroupTestCase(base.DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        cg = group_types.create(
+            self.ctxt, 'cg', {'consistent_group_snapshot_enabled': '<is> True'})
+        plain = group_types.create(self.ctxt, 'plain', {})
+        self.cg_type, self.plain_type = cg['id'], plain['id']
+
+    def group(self, cg: bool = True, n: int = 2):
+        grp = test_utils.create_group(
+            self.ctxt, host=f'{base.HOST}@storpool#default',
+            group_type_id=self.cg_type if cg else self.plain_type,
+            volume_type_ids=[])
+        vols = [self.volume(size=i + 1, group_id=grp.id) for i in range(n)]
+        return grp, vols
+
+    def group_snapshot(self, grp, vols):
+        gsnap = test_utils.create_group_snapshot(
+            self.ctxt, grp.id, group_type_id=grp.group_type_id)
+        snaps = [self.snapshot(v, group_snapshot_id=gsnap.id) for v in vols]
+        return gsnap, snaps
+
+    def test_non_cg_groups_are_cinders(self):
+        grp, vols = self.group(cg=False)
+        gsnap, snaps = self.group_snapshot(grp, vols)
+        for call in (lambda: self.driver.create_group(self.ctxt, grp),
+                     lambda: self.driver.update_group(self.ctxt, grp),
+                     lambda: self.driver.delete_group(self.ctxt, grp, vols),
+                     lambda: self.driver.create_group_snapshot(
+                         self.ctxt, gsnap, snaps),
+                     lambda: self.driver.delete_group_snapshot(
+                         self.ctxt, gsnap, snaps),
+                     lambda: self.driver.create_group_from_src(
+                         self.ctxt, grp, vols, gsnap, snaps)):
+            self.assertRaises(NotImplementedError, call)
+        self.assertEqual([], self.queries())
+
+    def test_group_lifecycle(self):
+        grp, vols = self.group()
+        self.assertEqual({'status': 'available'},
+                         self.driver.create_group(self.ctxt, grp))
+        self.assertEqual((None, None, None),
+                         self.driver.update_group(self.ctxt, grp, vols, []))
+        for vol in vols:
+            self.driver.create_volume(vol)
+        gsnap, snaps = self.group_snapshot(grp, vols)
+        self.clear_calls()
+        model, snap_updates = self.driver.create_group_snapshot(
+            self.ctxt, gsnap, snaps)
+        self.assertEqual(['VolumesGroupSnapshot'], self.queries())
+        self.assertEqual('available', model['status'])
+        self.assertEqual(sorted(s.id for s in snaps),
+                         sorted(u['id'] for u in snap_updates))
+        self.assertEqual(sorted(self.sname(s) for s in snaps),
+                         sorted(self.snapshots()))
+
+        # A new group from the group snapshot.
+        grp2, vols2 = self.group()
+        self.clear_calls()
+        model, updates = self.driver.create_group_from_src(
+            self.ctxt, grp2, vols2, gsnap, snaps)
+        self.assertEqual(['VolumeCreate', 'VolumeCreate'], self.queries())
+        self.assertEqual({'available'}, {u['status'] for u in updates})
+        for vol, snap in zip(vols2, snaps):
+            self.assertEqual(self.sname(snap),
+                             self.sp_volume(vol)['parentName'])
+
+        self.clear_calls()
+        model, snap_updates = self.driver.delete_group_snapshot(
+            self.ctxt, gsnap, snaps)
+        self.assertEqual('deleted', model['status'])
+        self.assertEqual({}, self.snapshots())
+
+        model, updates = self.driver.delete_group(self.ctxt, grp, vols)
+        self.assertEqual('deleted', model['status'])
+        self.assertEqual({'deleted'}, {u['status'] for u in updates})
+        self.assertEqual(sorted(self.vname(v) for v in vols2),
+                         sorted(self.state()['volumes']))
+
+    def test_group_from_group_is_consistent_and_clean(self):
+        grp, vols = self.group()
+        for vol in vols:
+            self.driver.create_volume(vol)
+        grp2, vols2 = self.group()
+        self.clear_calls()
+        self.driver.create_group_from_src(self.ctxt, grp2, vols2,
+                                          source_group=grp, source_vols=vols)
+        self.assertEqual(['VolumesGroupSnapshot', 'VolumeCreate',
+                          'VolumeCreate', 'SnapshotDelete', 'SnapshotDelete'],
+                         self.queries())
+        self.assertEqual({}, self.snapshots())
+        self.assertEqual(4, len(self.state()['volumes']))
+
+    def test_group_from_src_rolls_back(self):
+        grp, vols = self.group()
+        for vol in vols:
+            self.driver.create_volume(vol)
+        grp2, vols2 = self.group()
+        self.inject('VolumeCreate', nth=2, descr='out of space')
+        exc = self.assertRaises(
+            exception.VolumeBackendAPIException,
+            self.driver.create_group_from_src, self.ctxt, grp2, vols2,
+            source_group=grp, source_vols=vols)
+        self.assertIn('out of space', str(exc))
+        self.assertEqual({}, self.snapshots())
+        self.assertEqual(sorted(self.vname(v) for v in vols),
+                         sorted(self.state()['volumes']))
+
+    def test_delete_group_reports_each_volume(self):
+        grp, vols = self.group()
+        for vol in vols:
+            self.driver.create_volume(vol)
+        self.inject('VolumeDelete', nth=1, descr='disk down')
+        model, updates = self.driver.delete_group(self.ctxt, grp, vols)
+        self.assertEqual('error_deleting', model['status'])
+        self.assertEqual(['error_deleting', 'deleted'],
+                         [u['status'] for u in updates])
+        self.assertEqual([self.vname(vols[0])],
+                         list(self.state()['volumes']))
+
+
+@ddt.ddt
+class ManageTestCase(base.DriverTestCase):
+
+    def foreign(self, name: str = 'legacy-data', size: int = GiB + 4096,
+                template: str | None = None) -> dict:
+        desc = {'name': name, 'size': size, 'replication': 2}
+        if template:
+            desc = {'name': name, 'size': size, 'template': template}
+        res = self.driver._api.volume_create(desc)
+        self.clear_calls()
+        return res
+
+    @ddt.data('name', 'id')
+    def test_manage_volume(self, how):
+        gid = self.foreign()['globalId']
+        ref = {'source-name': 'legacy-data'} if how == 'name' else \
+            {'source-id': gid}
+        vol = self.volume(size=2, type_id=self.vtype(
+            'gold', {'storpool_template': 'ssd',
+                     'storpool:qos_class': 'gold'}))
+        self.assertEqual(2, self.driver.manage_existing_get_size(vol, ref))
+        self.clear_calls()
+        self.driver.manage_existing(vol, ref)
+        self.assertEqual(['Volume', 'VolumeUpdate'], self.queries())
+        spv = self.sp_volume(vol)
+        self.assertEqual((gid, 2 * GiB, 'ssd', {'qc': 'gold'}),
+                         (spv['globalId'], spv['size'], spv['templateName'],
+                          spv['tags']))
+        self.assertNotIn('legacy-data', self.state()['volumes'])
+
+    @ddt.data({}, {'source-name': 'nope'}, {'source-id': 'not-a-gid'},
+              {'source-id': 'e.m.zzzz'})
+    def test_manage_bad_reference(self, ref):
+        self.foreign()
+        exc = self.assertRaises(exception.ManageExistingInvalidReference,
+                                self.driver.manage_existing, self.volume(),
+                                ref)
+        self.assertIn('StorPool', str(exc))
+        self.assertIn('legacy-data', self.state()['volumes'])
+
+    def test_unmanage_keeps_the_data(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        gid = self.sp_volume(vol)['globalId']
+        self.driver.unmanage(vol)
+        vols = self.state()['volumes']
+        self.assertEqual([f'{self.prefix}--unmanaged--volume-{vol.id}'],
+                         list(vols))
+        self.assertEqual(gid, list(vols.values())[0]['globalId'])
+        # ... and it can be managed again.
+        again = self.volume()
+        self.driver.manage_existing(again, {'source-id': gid})
+        self.assertEqual(gid, self.sp_volume(again)['globalId'])
+
+    def test_manageable_volumes(self):
+        self.foreign()
+        mine = self.volume()
+        self.driver.create_volume(mine)
+        gone = self.volume()
+        self.driver._api.volume_create({'name': self.vname(gone),
+                                        'size': GiB, 'replication': 3})
+        gone.destroy()
+        self.clear_calls()
+        listed = self.driver.get_manageable_volumes(
+            objects.VolumeList.get_all(self.ctxt), None, 100, 0,
+            ['size'], ['asc'])
+        self.assertEqual(['VolumesList'], self.queries())
+        by_name = {e['reference']['source-name']: e for e in listed}
+        self.assertEqual({'legacy-data', self.vname(mine),
+                          self.vname(gone)}, set(by_name))
+        self.assertFalse(by_name[self.vname(mine)]['safe_to_manage'])
+        self.assertEqual(mine.id, by_name[self.vname(mine)]['cinder_id'])
+        self.assertTrue(by_name[self.vname(gone)]['safe_to_manage'])
+        self.assertTrue(by_name['legacy-data']['safe_to_manage'])
+        self.assertEqual(2, by_name['legacy-data']['size'])
+        page = self.driver.get_manageable_volumes(
+            objects.VolumeList.get_all(self.ctxt), None, 1, 0,
+            ['size'], ['desc'])
+        self.assertEqual(['legacy-data'],
+                         [e['reference']['source-name'] for e in page])
+
+    def test_manage_snapshots(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        self.driver._api.snapshot_create(self.vname(vol),
+                                         {'name': 'backup-1'})
+        mine = self.snapshot(vol)
+        self.driver.create_snapshot(mine)
+        self.driver.delete_volume(self.make_deferred_victim())
+        self.clear_calls()
+        listed = self.driver.get_manageable_snapshots(
+            objects.SnapshotList.get_all(self.ctxt, {}), None, 100, 0,
+            ['size'], ['asc'])
+        self.assertEqual(['SnapshotsList'], self.queries())
+        by_name = {e['reference']['source-name']: e for e in listed}
+        self.assertTrue(by_name['backup-1']['safe_to_manage'])
+        self.assertEqual({'source-name': self.vname(vol)},
+                         by_name['backup-1']['source_reference'])
+        self.assertEqual(mine.id, by_name[self.sname(mine)]['cinder_id'])
+        deleted = [e for n, e in by_name.items() if '--deleted--' in n]
+        self.assertEqual(1, len(deleted))
+        self.assertFalse(deleted[0]['safe_to_manage'])
+
+        new = self.snapshot(vol)
+        self.assertEqual(1, self.driver.manage_existing_snapshot_get_size(
+            new, {'source-name': 'backup-1'}))
+        self.driver.manage_existing_snapshot(new, {'source-name': 'backup-1'})
+        self.assertIn(self.sname(new), self.snapshots())
+        self.assertNotIn('backup-1', self.snapshots())
+        self.driver.unmanage_snapshot(new)
+        self.assertIn(f'{self.prefix}--unmanaged--none--snapshot-{new.id}',
+                      self.snapshots())
+
+    def make_deferred_victim(self):
+        victim = self.volume()
+        self.driver.create_volume(victim)
+        self.driver = self.make_driver(storpool_deferred_delete_hours=1)
+        return victim

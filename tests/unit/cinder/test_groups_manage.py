@@ -29,7 +29,8 @@ class GroupTestCase(base.DriverTestCase):
     def setUp(self):
         super().setUp()
         cg = group_types.create(
-            self.ctxt, 'cg', {'consistent_group_snapshot_enabled': '<is> True'})
+            self.ctxt, 'cg',
+            {'consistent_group_snapshot_enabled': '<is> True'})
         plain = group_types.create(self.ctxt, 'plain', {})
         self.cg_type, self.plain_type = cg['id'], plain['id']
 

@@ -70,7 +70,7 @@ CORRUPT_SUFFIX = '.corrupt-'
 SETUP_HINT = 'run `storpool-openstack setup-host`'
 
 _POLL_FIRST = 0.0005
-_POLL_MAX = 0.005
+_POLL_MAX = 0.002
 _MTIME_STEP_NS = 1000
 _MTIME_WAIT = 2.5
 
@@ -519,7 +519,7 @@ class AttachState:
             try:
                 self._write_all(sfd, content, 0)
                 os.ftruncate(sfd, len(content))
-                os.fsync(sfd)
+                os.fdatasync(sfd)
             finally:
                 os.close(sfd)
             if created:
@@ -564,7 +564,7 @@ class AttachState:
             self._stage('main-partial')
             os.ftruncate(fd, len(content))
             self._bump_mtime(fd, before)
-            os.fsync(fd)
+            os.fdatasync(fd)  # data and size; mtime need not be durable
         except OSError as err:
             raise AttachStateError(
                 f'cannot rewrite the attach-state file {self.path}: '

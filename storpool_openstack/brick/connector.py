@@ -370,9 +370,15 @@ class StorPoolConnector(base.BaseLinuxConnector):
             with self._state.locked() as entries:
                 before = attach_state.wanted_rights(entries, target.name)
                 previous = entries.get(req_id)
+                rights = target.rights
+                if previous and previous.get('volume') == target.name:
+                    # The same user again (e.g. several instances of a
+                    # multiattach volume as one user): never record less
+                    # than it had.
+                    rights = max(rights, previous.get('rights', 0))
                 entries[req_id] = attach_state.make_entry(
-                    req_id, target.name, kind=kind,
-                    rights=target.rights, volsnap=target.volsnap)
+                    req_id, target.name, kind=kind, rights=rights,
+                    volsnap=target.volsnap)
                 wanted = attach_state.wanted_rights(entries, target.name)
                 if wanted <= before and device.exists(path):
                     LOG.debug('%s is already attached here with %s rights '

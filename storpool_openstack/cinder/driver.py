@@ -149,8 +149,11 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
             cfg_ = self._load_config()
         except sp_exc.ConfigError as err:
             raise exception.VolumeDriverException(
-                message=_('StorPool backend %(backend)s: %(err)s') % {
-                    'backend': self._backend_name(), 'err': err})
+                message=_('StorPool backend %(backend)s: %(err)s (this '
+                          'backend reads storpool_config_file=%(path)s and '
+                          'its .d directory)') % {
+                    'backend': self._backend_name(), 'err': err,
+                    'path': self._config_paths()[0]})
         self._sp_config = cfg_
         self._api = sp_api.StorPoolAPI(
             cfg_, timeout=self._opt('storpool_api_timeout'),

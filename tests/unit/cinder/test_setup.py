@@ -1,0 +1,254 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Set-up, connections, stats, several clusters, and the token's secrecy."""
+
+import logging
+import os
+import platform
+
+from cinder import exception
+import ddt
+import fixtures
+from oslo_config import cfg
+
+from storpool_openstack.cinder import driver as sp_driver
+from tests.unit.cinder import base
+
+GiB = base.GiB
+CONF = cfg.CONF
+
+
+@ddt.ddt
+class ConnectionTestCase(base.DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # A config with the API but no SP_OURID at the top: the client id
+        # must come from the host's own section.
+        self.conf_path = os.path.join(self.useFixture(
+            fixtures.TempDir()).path, 'storpool.conf')
+        top = {k: v for k, v in self.emu.config.items() if k != 'SP_OURID'}
+        with open(self.conf_path, 'w') as conf:
+            conf.writelines(f'{k}={v}\n' for k, v in top.items())
+            conf.write('[compute-1]\nSP_OURID=12\n')
+            conf.write(f'[{platform.node()}]\nSP_OURID=5\n')
+        self.driver = self.make_driver(storpool_config_file=self.conf_path)
+        self.vol = self.volume()
+        self.clear_calls()
+
+    @ddt.data(({'host': 'x', 'storpool_client_id': 7}, 7),
+              ({'host': 'x', 'storpool_client_id': '9'}, 9),
+              ({'host': 'compute-1'}, 12))
+    @ddt.unpack
+    def test_initialize_connection(self, connector, client_id):
+        conn = self.driver.initialize_connection(self.vol, connector)
+        self.assertEqual({'driver_volume_type': 'storpool',
+                          'data': {'client_id': client_id,
+                                   'volume': self.vol.id,
+                                   'access_mode': 'rw'}}, conn)
+        self.driver.validate_connector(connector)
+        self.assertEqual([], self.queries())
+
+    def test_cinder_host_is_this_node(self):
+        conn = self.driver.initialize_connection(self.vol,
+                                                 {'host': CONF.host})
+        self.assertEqual(5, conn['data']['client_id'])
+
+    @ddt.data({'mode': 'ro'}, {'readonly': True})
+    def test_read_only(self, how):
+        connector = {'host': 'compute-1'}
+        if 'mode' in how:
+            connector['mode'] = 'ro'
+        else:
+            self.vol.admin_metadata = {'readonly': 'True'}
+        conn = self.driver.initialize_connection(self.vol, connector)
+        self.assertEqual('ro', conn['data']['access_mode'])
+
+    def test_unknown_host_is_a_clear_error(self):
+        connector = {'host': 'compute-2'}
+        for call in (lambda: self.driver.validate_connector(connector),
+                     lambda: self.driver.initialize_connection(self.vol,
+                                                               connector)):
+            exc = self.assertRaises(exception.InvalidConnectorException,
+                                    call)
+            for word in ('compute-2', 'SP_OURID', self.conf_path):
+                self.assertIn(word, str(exc))
+
+    @ddt.data('0', 'abc', '5000')
+    def test_bad_client_id_from_connector(self, raw):
+        exc = self.assertRaises(
+            exception.InvalidConnectorException,
+            self.driver.validate_connector,
+            {'host': 'compute-1', 'storpool_client_id': raw})
+        self.assertIn(raw, str(exc))
+
+    def test_no_connector_host(self):
+        self.assertRaises(exception.InvalidConnectorException,
+                          self.driver.validate_connector, {})
+
+
+@ddt.ddt
+class StatsTestCase(base.DriverTestCase):
+
+    @ddt.data(True, False)
+    def test_stats(self, multiattach):
+        drv = self.make_driver(reserved_percentage=15,
+                               max_over_subscription_ratio='3.0',
+                               storpool_multiattach=multiattach)
+        vol = self.volume(size=3, type_id=self.vtype(
+            'ssd', {'storpool_template': 'ssd'}))
+        drv.create_volume(vol)
+        self.clear_calls()
+        stats = drv.get_volume_stats(refresh=True)
+        self.assertEqual(['VolumeTemplatesStatus', 'DisksList'],
+                         self.queries())
+        self.assertEqual(
+            {'volume_backend_name': 'storpool', 'vendor_name': 'StorPool',
+             'storage_protocol': 'storpool', 'multiattach': multiattach,
+             'clone_across_pools': True, 'QoS_support': True,
+             'consistent_group_snapshot_enabled': True,
+             'online_extend_support': True, 'sparse_copy_volume': True,
+             'thin_provisioning_support': True,
+             'driver_version': sp_driver.StorPoolDriver.VERSION},
+            {k: stats[k] for k in (
+                'volume_backend_name', 'vendor_name', 'storage_protocol',
+                'multiattach', 'clone_across_pools', 'QoS_support',
+                'consistent_group_snapshot_enabled', 'online_extend_support',
+                'sparse_copy_volume', 'thin_provisioning_support',
+                'driver_version')})
+        [pool] = stats['pools']
+        self.assertEqual('default', pool['pool_name'])
+        self.assertEqual(['hdd', 'hybrid', 'ssd'], pool['storpool_template'])
+        self.assertEqual(15, pool['reserved_percentage'])
+        self.assertEqual('3.0', pool['max_over_subscription_ratio'])
+        self.assertEqual(multiattach, pool['multiattach'])
+        self.assertEqual(3.0, pool['provisioned_capacity_gb'])
+        self.assertEqual(3.0, pool['storpool_templates']['ssd'][
+            'provisioned_capacity_gb'])
+        self.assertGreater(pool['total_capacity_gb'], 0)
+        self.assertGreater(pool['free_capacity_gb'], 0)
+        self.assertLessEqual(pool['free_capacity_gb'],
+                             pool['total_capacity_gb'])
+        self.assertEqual('up', pool['backend_state'])
+        # Cached until the next periodic refresh.
+        self.clear_calls()
+        self.assertEqual(stats, drv.get_volume_stats())
+        self.assertEqual(stats, drv.get_volume_stats(refresh=False))
+        self.assertEqual([], self.queries())
+
+    def test_capacity_follows_replication(self):
+        three = self.driver.get_volume_stats(True)['pools'][0]
+        two = self.make_driver(storpool_replication=2).get_volume_stats(
+            True)['pools'][0]
+        self.assertAlmostEqual(three['total_capacity_gb'] * 1.5,
+                               two['total_capacity_gb'], delta=0.1)
+
+    def test_api_failure_reports_a_down_pool(self):
+        good = self.driver.get_volume_stats(refresh=True)['pools'][0]
+        self.inject('DisksList', name='internalError', descr='mgmt restart')
+        stats = self.driver.get_volume_stats(refresh=True)
+        [pool] = stats['pools']
+        self.assertEqual(('down', 0), (pool['backend_state'],
+                                       pool['free_capacity_gb']))
+        self.assertEqual(good['storpool_template'],
+                         pool['storpool_template'])
+
+
+class SetupTestCase(base.DriverTestCase):
+
+    def test_check_for_setup_error_one_call(self):
+        self.driver.check_for_setup_error()
+        self.assertEqual(['VolumeTemplatesList'], self.queries())
+
+    def test_missing_config(self):
+        drv = self.make_driver(storpool_config_file='/nonexistent/sp.conf',
+                               setup=False)
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                drv.do_setup, self.ctxt)
+        self.assertIn('SP_AUTH_TOKEN', str(exc))
+        self.assertIn('/nonexistent/sp.conf', str(exc))
+
+    def test_api_options_without_config_file(self):
+        drv = self.make_driver(storpool_config_file='/nonexistent/sp.conf',
+                               storpool_api_host=self.emu.host,
+                               storpool_api_port=self.emu.port,
+                               storpool_api_token=self.emu.token)
+        drv.check_for_setup_error()
+        self.assertEqual(['VolumeTemplatesList'], self.queries())
+
+    def test_token_never_logged(self):
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        token = self.emu.token
+        errors = []
+        drv = self.make_driver(storpool_api_token=token)
+        drv.check_for_setup_error()
+        CONF.log_opt_values(logging.getLogger('conf'), logging.DEBUG)
+        vol = self.volume()
+        drv.create_volume(vol)
+        drv.get_volume_stats(refresh=True)
+        drv.initialize_connection(vol, {'host': 'h',
+                                        'storpool_client_id': 1})
+        self.inject('VolumeUpdate', descr='refused')
+        errors.append(self.assertRaises(exception.VolumeBackendAPIException,
+                                        drv.extend_volume, vol, 2))
+        drv.delete_volume(vol)
+        wrong = self.make_driver(storpool_api_token='99999999999')
+        errors.append(self.assertRaises(
+            exception.VolumeBackendAPIException,
+            wrong.check_for_setup_error))
+        self.assertIn('authError', str(errors[-1]))
+        self.assertIn('StorPool API', logs.output)
+        for text in [logs.output, repr(drv._sp_config), repr(drv._api)] + [
+                str(e) for e in errors]:
+            self.assertNotIn(token, text)
+            self.assertNotIn('99999999999', text)
+
+
+class TwoClustersTestCase(base.DriverTestCase):
+    """Two backends on two clusters side by side in one process."""
+
+    EMULATORS = 2
+
+    def test_two_backends(self):
+        emu_a, emu_b = self._emus
+        # Backend a reads emulator A's storpool.conf; backend b reads the
+        # same file but names emulator B's API in its own options.
+        drv_a = self.make_driver('sp-a', emu_a)
+        drv_b = self.make_driver('sp-b', emu_a,
+                                 storpool_api_host=emu_b.host,
+                                 storpool_api_port=emu_b.port,
+                                 storpool_api_token=emu_b.token,
+                                 storpool_template='ssd')
+        vol_a, vol_b = self.volume(size=1), self.volume(size=2)
+        drv_a.create_volume(vol_a)
+        drv_b.create_volume(vol_b)
+        self.assertEqual([self.vname(vol_a)],
+                         list(self.state(emu_a)['volumes']))
+        vols_b = self.state(emu_b)['volumes']
+        self.assertEqual([self.vname(vol_b)], list(vols_b))
+        self.assertEqual('ssd', vols_b[self.vname(vol_b)]['templateName'])
+        self.assertEqual('', self.state(emu_a)['volumes'][
+            self.vname(vol_a)]['templateName'])
+        stats_a = drv_a.get_volume_stats(True)
+        stats_b = drv_b.get_volume_stats(True)
+        self.assertEqual(('sp-a', 'sp-b'), (stats_a['volume_backend_name'],
+                                            stats_b['volume_backend_name']))
+        self.assertEqual(2.0, stats_b['pools'][0]['provisioned_capacity_gb'])
+        self.assertEqual(0.0, stats_a['pools'][0]['provisioned_capacity_gb'])
+        drv_a.delete_volume(vol_a)
+        drv_b.delete_volume(vol_b)
+        self.assertEqual({}, self.state(emu_a)['volumes'])
+        self.assertEqual({}, self.state(emu_b)['volumes'])
+        self.assertEqual(['VolumeCreate', 'VolumeTemplatesStatus',
+                          'DisksList', 'VolumeDelete'], self.queries(emu_b))

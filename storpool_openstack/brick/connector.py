@@ -254,7 +254,11 @@ class StorPoolConnector(base.BaseLinuxConnector):
         return value
 
     def _name_from_path(self, path: str) -> tuple[str, bool]:
-        """(name, is snapshot) for a by-name or by-globalId device path."""
+        """(name, is snapshot) for a by-name or by-globalId device path.
+
+        Raises common.exception.NotFound when a globalId path names
+        nothing that StorPool still has.
+        """
         try:
             ref = self._paths.to_reference(path)
         except ValueError as exc:
@@ -264,14 +268,12 @@ class StorPoolConnector(base.BaseLinuxConnector):
             parsed = names.parse_snapshot_name(ref, self._prefix)
             return ref, parsed is not None
         try:
-            return self._api.volume(ref)['name'], False
+            try:
+                return self._api.volume(ref)['name'], False
+            except sp_exception.NotFound:
+                return self._api.snapshot(ref)['name'], True
         except sp_exception.NotFound:
-            pass
-        except sp_exception.StorPoolError as exc:
-            raise exception.StorPoolAPIFailure(
-                action=f'looking up {path}', reason=str(exc)) from exc
-        try:
-            return self._api.snapshot(ref)['name'], True
+            raise
         except sp_exception.StorPoolError as exc:
             raise exception.StorPoolAPIFailure(
                 action=f'looking up {path}', reason=str(exc)) from exc
@@ -326,8 +328,12 @@ class StorPoolConnector(base.BaseLinuxConnector):
 
     def get_volume_paths(self, connection_properties: dict) -> list[str]:
         """The by-name device path of the volume, if it is attached."""
-        target = self._target(connection_properties,
-                              path=connection_properties.get('device_path'))
+        try:
+            target = self._target(
+                connection_properties,
+                path=connection_properties.get('device_path'))
+        except sp_exception.NotFound:
+            return []
         path = self._paths.by_name(target.name)
         return [path] if device.exists(path) else []
 
@@ -422,7 +428,12 @@ class StorPoolConnector(base.BaseLinuxConnector):
         path = (props.get('device_path') or props.get('path')
                 or (device_info or {}).get('path'))
         try:
-            target = self._target(props, path=path)
+            try:
+                target = self._target(props, path=path)
+            except sp_exception.NotFound:
+                LOG.info('Nothing in StorPool has the device path %s any '
+                         'more; nothing to detach', path)
+                return
             req_id = self._request_id(props, target, device_info)
             self._release(req_id, target, force=force,
                           retries=self._busy_retries,
@@ -531,7 +542,11 @@ class StorPoolConnector(base.BaseLinuxConnector):
     def extend_volume(self, connection_properties: dict) -> int:
         """The new size in bytes, once the local device shows it."""
         path_hint = connection_properties.get('device_path')
-        target = self._target(connection_properties, path=path_hint)
+        try:
+            target = self._target(connection_properties, path=path_hint)
+        except sp_exception.NotFound as exc:
+            raise brick_exception.VolumeDeviceNotFound(
+                device=path_hint) from exc
         try:
             if target.volsnap:
                 expected = self._api.snapshot(target.name)['size']

@@ -388,6 +388,20 @@ class TestDisconnect(ConnectorTestCase):
                          [c['error'] for c in self.sp.emu.control.calls(
                              'VolumesReassignWait')])
 
+    def test_disconnect_by_id_path_of_a_deleted_volume_is_success(self):
+        info = self.conn.connect_volume(_props())
+        gid = self.sp.api.volume(self.name)['globalId']
+        self.sp.api.volumes_reassign([{'volume': self.name,
+                                       'detach': 'all'}])
+        self.sp.api.volume_delete(self.name)
+
+        self.conn.disconnect_volume(
+            {'device_path': self.sp.byid_path(gid)}, None)
+
+        self.assertEqual([], self.conn.get_volume_paths(
+            {'device_path': self.sp.byid_path(gid)}))
+        self.assertEqual(info['path'], self.path)
+
     def test_disconnect_detached_volume_is_success(self):
         self.conn.disconnect_volume(_props(), None)
 

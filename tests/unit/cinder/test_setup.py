@@ -21,6 +21,7 @@ from cinder import exception
 import ddt
 import fixtures
 from oslo_config import cfg
+from oslo_utils import timeutils
 
 from storpool_openstack.cinder import driver as sp_driver
 from tests.unit.cinder import base
@@ -146,6 +147,32 @@ class StatsTestCase(base.DriverTestCase):
         self.assertEqual(stats, drv.get_volume_stats())
         self.assertEqual(stats, drv.get_volume_stats(refresh=False))
         self.assertEqual([], self.queries())
+
+    @ddt.data(({'storpool_template': 'ssd'}, True),
+              ({'storpool_template': 'hybrid',
+                'storpool:qos_class': 'gold'}, True),
+              ({'storpool_template': 'missing'}, False),
+              ({}, True))
+    @ddt.unpack
+    def test_scheduler_capabilities_filter(self, extra_specs, passes):
+        """The real CapabilitiesFilter on the real pool stats.
+
+        One pool whose storpool_template is the list of templates: every
+        upstream-style type whose template exists passes (so a clone or a
+        retype into it stays in the source's pool), a missing one fails.
+        """
+        # Imported here: the scheduler modules need cinder's objects
+        # registered, which cinder.tests.unit does on import.
+        from cinder.scheduler.filters import capabilities_filter
+        from cinder.scheduler import host_manager
+        pool = dict(self.driver.get_volume_stats(True)['pools'][0],
+                    timestamp=timeutils.utcnow())
+        state = host_manager.PoolState(f'{base.HOST}@storpool', None, pool,
+                                       pool['pool_name'])
+        self.assertEqual(f'{base.HOST}@storpool#default', state.backend_id)
+        self.assertEqual(passes, capabilities_filter.CapabilitiesFilter(
+        ).backend_passes(state, {'resource_type': {
+            'extra_specs': extra_specs}}))
 
     def test_capacity_follows_replication(self):
         three = self.driver.get_volume_stats(True)['pools'][0]

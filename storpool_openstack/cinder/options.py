@@ -108,9 +108,12 @@ storpool_opts = [
 def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     """Register the options in [backend_defaults].
 
-    An option that is already there (Cinder's in-tree StorPool driver
-    declares storpool_template and storpool_replication too) is left
-    alone, so importing both drivers in one process does not fail.
+    The driver does not need this: its Configuration registers them in
+    the backend's section and in [backend_defaults] when it starts. It is
+    not done on import because Cinder's in-tree StorPool driver declares
+    storpool_template and storpool_replication too (with other help text),
+    and registering ours first would make importing that module fail.
+    An option that is already there is left alone.
     """
     for opt in storpool_opts:
         try:
@@ -122,6 +125,3 @@ def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """For oslo-config-generator (entry point storpool_openstack.cinder)."""
     return [(configuration.SHARED_CONF_GROUP, list(storpool_opts))]
-
-
-register()

@@ -188,10 +188,16 @@ def _run_legacy(args: argparse.Namespace, out: _Output) -> int:
     orig_dir, out_dir = args.legacy_files
     result = patcher.legacy_files(orig_dir, out_dir, force=args.force)
     _report(out, result, dry_run=False)
-    out.info('Install it with "install -o root -g root -m 644 %s '
-             '<nova package dir>/virt/libvirt/driver.py", then restart '
-             'nova-compute.' % result.path)
+    out.info('Install it with "install -o root -g root -m 644 %s %s", '
+             'then restart nova-compute.' % (result.path, _installed_hint()))
     return EXIT_OK
+
+
+def _installed_hint() -> str:
+    try:
+        return str(patcher.find_driver_file())
+    except patcher.PatchError:
+        return '<nova package dir>/virt/libvirt/driver.py'
 
 
 def _run_patch(args: argparse.Namespace, out: _Output) -> int:

@@ -716,8 +716,12 @@ def patch_file(path: PathLike, target: str = OUR_CLASS,
                dry_run: bool = False, force: bool = False,
                import_check: bool = True,
                python: str = sys.executable) -> Result:
-    """Point the ``storpool`` entry of a Nova driver.py at target."""
-    source = read_source(path)
+    """Point the ``storpool`` entry of a Nova driver.py at target.
+
+    A symlinked driver.py is patched where it really is, so the link (and
+    whatever manages it) stays in place.
+    """
+    source = read_source(os.path.realpath(path))
     layout, new_text = patched_text(source, target, force)
     version = _version_note(source.path)
     if new_text == source.text:
@@ -810,7 +814,7 @@ def revert_file(path: PathLike, dry_run: bool = False,
     backup itself): anything else means Nova was upgraded or the file was
     edited since, and restoring would lose that, unless force says so.
     """
-    source = read_source(path)
+    source = read_source(os.path.realpath(path))
     backup = backup_path(source.path)
     if not backup.exists():
         return _no_backup(source, target)

@@ -20,6 +20,7 @@ import os
 import subprocess
 
 import ddt
+import fixtures
 
 from storpool_openstack.nova import patcher
 from tests.unit.nova import base
@@ -67,6 +68,14 @@ class InstalledNovaTestCase(base.TestCase):
         self.assertIn('nothing changed', result.message)
         self.assertEqual(patched, self.path.read_bytes())
         self.assertEqual(backup_inode, backup.stat().st_ino)
+        self.assertEqual(self.original, backup.read_bytes())
+
+    def test_existing_backup_not_rewritten(self):
+        # As left by a run that stopped between backup and rename.
+        backup = self.write('driver.py.storpool-orig', self.original)
+        inode = backup.stat().st_ino
+        self.assertTrue(self.patch().changed)
+        self.assertEqual(inode, backup.stat().st_ino)
         self.assertEqual(self.original, backup.read_bytes())
 
     def test_dry_run_shows_one_line_and_writes_nothing(self):
@@ -121,6 +130,17 @@ class InstalledNovaTestCase(base.TestCase):
         self.patch()
         patcher.revert_file(self.path)
         self.assertEqual(['driver.py'], os.listdir(self.tmp))
+
+    def test_symlink_patched_at_its_target(self):
+        link = self.tmp / 'link.py'
+        link.symlink_to(self.path)
+        self.patch(link)
+        self.assertTrue(link.is_symlink())
+        self.assertTrue(patcher.backup_path(self.path).exists())
+        self.assertEqual(0, patcher.check_file(self.path)[0])
+        patcher.revert_file(link)
+        self.assertTrue(link.is_symlink())
+        self.assertUnchanged(self.path, self.original)
 
     def test_crlf_preserved(self):
         crlf = self.original.replace(b'\n', b'\r\n')
@@ -183,6 +203,20 @@ class ImportCheckTestCase(base.TestCase):
         self.assertEqual(FAKE_DRIVER, report['path'])
         self.assertEqual(FAKE_DRIVER, report['class'])
 
+    def test_shadowing_nova_detected(self):
+        # A sitecustomize that imports nova first (like a .pth would) makes
+        # the installed package win over the tree the file is in.
+        hook = self.tmp / 'hook'
+        hook.mkdir()
+        (hook / 'sitecustomize.py').write_text('import nova\n')
+        self.useFixture(fixtures.EnvironmentVariable('PYTHONPATH',
+                                                     str(hook)))
+        layout = patcher.analyse(patcher.read_source(self.path))
+        exc = self.assertRaises(patcher.VerifyError, patcher.check_import,
+                                self.path, layout, patcher.INTREE_CLASS)
+        self.assertIn('import check loaded %s instead'
+                      % base.installed_driver().resolve(), str(exc))
+
     def test_configured_target_resolves(self):
         result = patcher.patch_file(self.path, target=FAKE_DRIVER)
         self.assertIn("import check: nova.virt.libvirt.driver resolves "
@@ -199,12 +233,13 @@ class ImportCheckTestCase(base.TestCase):
         self.assertUnchanged(self.path, self.original)
 
     def test_failed_import_via_cli_exit_code(self):
-        bad = self.original.replace(
-            INTREE_LINE, b"    'storpool': 'os.path.NoSuchClass',\n")
+        # Compiles and parses fine, but cannot be imported.
+        bad = self.original + b"\nraise RuntimeError('boom at import')\n"
         self.path.write_bytes(bad)
-        code, out, err = self.run_main('--file', self.path, '--force')
+        code, out, err = self.run_main('--file', self.path)
         self.assertEqual(4, code, err)
-        self.assertIn('import check failed', err)
+        self.assertIn('import check failed: RuntimeError: boom at import; '
+                      'the original file was restored', err)
         self.assertNotIn('Traceback', err)
         self.assertUnchanged(self.path, bad)
 
@@ -531,7 +566,8 @@ class LegacyFilesTestCase(base.TestCase):
                                        out_dir)
         self.assertEqual(0, code, err)
         self.assertIn('-t %s ignored' % (self.tmp / 'templates'), out)
-        self.assertIn('install -o root -g root -m 644', out)
+        self.assertIn('install -o root -g root -m 644 %s %s'
+                      % (out_dir / 'driver.py', base.installed_driver()), out)
         self.assertEqual(original, orig.read_bytes())
         self.assertEqual(stat_before.st_mtime_ns, orig.stat().st_mtime_ns)
         self.assertEqual(['driver.py'], os.listdir(orig.parent))

@@ -46,12 +46,13 @@ RESTART_HINT = ('Restart the nova-compute service to load it (e.g. '
 DESCRIPTION = '''\
 Point the "storpool" entry of Nova's libvirt volume driver table
 (VOLUME_DRIVERS in Nova >= 23, libvirt_volume_drivers in Nova 17-22, in
-nova/virt/libvirt/driver.py) at %s.
+nova/virt/libvirt/driver.py) at
+  %s
 
 Only that entry's source text changes.  The first run keeps the original
-as driver.py%s; the file is replaced atomically with its owner, group and
-mode kept, then imported in a subprocess to prove the driver loads (the
-original is put back if not).  Running it again changes nothing.
+as driver.py%s; the file is replaced atomically with its owner,
+group and mode kept, then imported in a subprocess to prove the driver
+loads (the original is put back if not).  Running it again changes nothing.
 ''' % (patcher.OUR_CLASS, patcher.BACKUP_SUFFIX)
 
 EPILOG = '''\

@@ -453,16 +453,21 @@ class ImageMixin:
         """The VolumeCreate request for `volume` (template, tags...)."""
         hook = getattr(self, '_volume_create_desc', None)
         if hook is not None:
-            desc = dict(hook(volume))
+            desc = dict(hook(volume, derived=bool(extra)))
         else:
-            desc = {'name': names.volume_name(
-                volume.id, self._sp_config.volume_prefix),
-                'size': volume.size * units.Gi}
+            desc = {'name': self._image_vol_name(volume),
+                    'size': volume.size * units.Gi}
             template = self._image_template(volume)
             if template:
                 desc['template'] = template
         desc.update(extra)
         return desc
+
+    def _image_vol_name(self, volume) -> str:
+        hook = getattr(self, '_vol_name', None)
+        if hook is not None:
+            return hook(volume)
+        return names.volume_name(volume.id, self._sp_config.volume_prefix)
 
     def _image_template(self, volume) -> str | None:
         specs = {}
@@ -597,7 +602,7 @@ class ImageMixin:
         now = int(time.time())
         tags = {TAG_IMAGE: image_id, TAG_HASH: digest, TAG_USED: str(now)}
         try:
-            self._api.snapshot_create(names.volume_name(volume.id, prefix),
+            self._api.snapshot_create(self._image_vol_name(volume),
                                       {'name': snap, 'tags': tags})
         except sp_exception.AlreadyExists:
             LOG.debug('Image cache entry %s already exists', snap)

@@ -383,11 +383,14 @@ class Doctor:
         if mode != setup_host.FILE_MODE:
             problems.append(f'mode is {mode:04o}, not '
                             f'{setup_host.FILE_MODE:04o}')
+        problems += self._attach_dir_problems(path, gid)
         if problems:
             return Check('attach-file', title, FAIL,
                          f'{path}: ' + ', '.join(problems),
                          f'chown root:{self.opts.group} {path}; chmod '
-                         f'{setup_host.FILE_MODE:04o} {path} (or '
+                         f'{setup_host.FILE_MODE:04o} {path}; chgrp '
+                         f'{self.opts.group} {os.path.dirname(path)}; '
+                         f'chmod g+rwx {os.path.dirname(path)} (or '
                          f'{fix_all})')
         try:
             with open(path, encoding='utf-8') as fobj:
@@ -407,6 +410,17 @@ class Doctor:
         return Check('attach-file', title, PASS,
                      f'{path}: root:{self.opts.group} '
                      f'{setup_host.FILE_MODE:04o}, {len(data)} entries')
+
+    def _attach_dir_problems(self, path: str, gid: int) -> list[str]:
+        """The services write a side file next to the attach-state file."""
+        directory = os.path.dirname(os.path.abspath(path))
+        st = os.stat(directory)
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_gid == gid and mode & 0o070 == 0o070:
+            return []
+        return [f'its directory {directory} is {_owner(st)} {mode:04o}, '
+                f'not writable by the group {self.opts.group} (the '
+                f'services write {os.path.basename(path)}.next there)']
 
     def check_attach_sync(self) -> Check:
         title = 'attach state matches StorPool'

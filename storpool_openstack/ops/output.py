@@ -56,7 +56,7 @@ class Console:
         if encoding is None:  # an in-memory text stream takes anything
             return fancy
         try:
-            fancy.encode(encoding)
+            '\u2713\u2717'.encode(encoding)
         except (UnicodeEncodeError, LookupError):
             return plain
         return fancy
@@ -73,7 +73,7 @@ class Progress:
         self.interval = interval
         self.always_every = always_every
         self.done = 0
-        self._last = 0.0
+        self._last = float('-inf')  # the first step always shows
         self._start = time.monotonic()
 
     def step(self, detail: str = '') -> None:

@@ -42,6 +42,8 @@ class TestDoctor(base.CLITestCase):
         self.conf = self.emu.conf_path
         self.state = self.write('attach.json', '{}', 0o660)
         os.chown(self.state, 0, 0)
+        os.chown(self.tmp, 0, 0)
+        os.chmod(self.tmp, 0o770)
         self.dev_root = self.emu.dev_dir
         os.makedirs(os.path.join(self.dev_root, 'storpool'), exist_ok=True)
         self.nova = self.nova_driver_copy(patched=True)
@@ -149,6 +151,16 @@ class TestDoctor(base.CLITestCase):
         check = self.assert_only_failure('attach-file', checks, res)
         self.assertIn('not root:root', check['message'])
         self.assertIn(f'chown root:root {self.state}', check['fix'])
+
+    def test_attach_dir_not_group_writable(self):
+        os.chmod(self.tmp, 0o755)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('attach-file', checks, res)
+        self.assertEqual(
+            f'{self.state}: its directory {self.tmp} is root:root 0755, not '
+            f'writable by the group root (the services write attach.json.next'
+            f' there)', check['message'])
+        self.assertIn(f'chmod g+rwx {self.tmp}', check['fix'])
 
     def test_missing_attach_file(self):
         os.unlink(self.state)

@@ -259,7 +259,8 @@ def cmd_attachments(args: argparse.Namespace,
         api_timeout=args.api_timeout, secret_sink=console.add_secret)
     result = None
     if args.sync:
-        result = view.sync(console)
+        # With --json, stdout carries only the JSON document.
+        result = view.sync(console, progress_to_err=args.json)
         if not args.json:
             for line in attachments.describe_sync(result):
                 console.print(line)

@@ -175,7 +175,8 @@ class AttachmentsView:
         return compare(entries, self.api.attachments_list(), self.our_id,
                        self.cfg.volume_prefix, existing)
 
-    def sync(self, console: output.Console) -> attach_state.SyncResult:
+    def sync(self, console: output.Console,
+             progress_to_err: bool = False) -> attach_state.SyncResult:
         """Reconcile through the attach-state manager, with progress."""
         read_entries(self.path)  # a clear error if the file is missing
         state = attach_state.AttachState(self.path)
@@ -185,7 +186,8 @@ class AttachmentsView:
             nonlocal progress
             if progress is None:
                 progress = output.Progress(console, total, 'sync',
-                                           interval=0.5)
+                                           interval=0.5,
+                                           err=progress_to_err)
             progress.step(f'{volume}: {action}')
 
         return attach_state.sync(state, self.api, self.our_id,

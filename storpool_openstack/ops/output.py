@@ -66,8 +66,10 @@ class Progress:
     """"[i/n] what" lines for long operations, at most one per interval."""
 
     def __init__(self, console: Console, total: int, what: str,
-                 interval: float = 1.0, always_every: int = 0):
+                 interval: float = 1.0, always_every: int = 0,
+                 err: bool = False):
         self.console = console
+        self.err = err
         self.total = total
         self.what = what
         self.interval = interval
@@ -84,4 +86,5 @@ class Progress:
             self._last = now
             suffix = f': {detail}' if detail else ''
             self.console.print(f'[{self.done}/{self.total}] {self.what}'
-                               f'{suffix} ({now - self._start:.1f} s)')
+                               f'{suffix} ({now - self._start:.1f} s)',
+                               err=self.err)

@@ -141,12 +141,12 @@ class TestAttachments(base.CLITestCase):
         self.set_entries(*[entry(f'r{i}', n) for i, n in enumerate(names)])
         res = self.attachments('--sync', '--json')
         self.assertEqual(0, res.code, res)
-        progress = [line for line in res.out.splitlines()
+        progress = [line for line in res.err.splitlines()
                     if line.startswith('[')]
         self.assertTrue(progress, res.out)
         self.assertTrue(progress[-1].startswith(
             '[40/40] sync: os--volume-039: attached'), progress)
-        data = json.loads(res.out[res.out.index('\n{') + 1:])
+        data = json.loads(res.out)  # progress went to stderr
         self.assertEqual(40, len(data['sync']['attached']))
         self.assertTrue(all(v['consistent'] for v in data['volumes']))
 

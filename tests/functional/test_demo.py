@@ -23,6 +23,7 @@ import io
 import os
 import re
 import subprocess
+import warnings
 
 import testtools
 
@@ -105,3 +106,15 @@ class TestDemo(testtools.TestCase):
         saved = re.search(r'the whole log is in (\S+)', err.getvalue())
         if saved:
             os.unlink(saved.group(1))
+
+    def test_features_not_built_are_named(self):
+        # A step is skipped "not built" when StorPoolDriver itself (not
+        # Cinder's base classes) lacks the method.
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            from storpool_openstack.ops import demo_story
+        self.assertIsNone(demo_story.missing_feature(
+            'create_volume', 'revert_to_snapshot', 'create_group_snapshot'))
+        self.assertEqual('backup_use_temp_snapshot',
+                         demo_story.missing_feature(
+                             'create_volume', 'backup_use_temp_snapshot'))

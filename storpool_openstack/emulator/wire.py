@@ -23,9 +23,11 @@ under ``/emulator/``, which no StorPool path can start with.
 import base64
 import http.server
 import json
+import selectors
 import socket
 import socketserver
 import struct
+import threading
 import time
 import typing
 import urllib.parse
@@ -285,7 +287,34 @@ class EmulatorHTTPServer(http.server.ThreadingHTTPServer):
         self.calls = calls
         self.info = info
         self.control = Control(self)
+        self._shutdown_request = False
+        self._stopped = threading.Event()
+        self._stopped.set()
         super().__init__(address, Handler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until shutdown(), with a selector chosen at call time.
+
+        socketserver binds its selector class when it is imported. In a
+        process that eventlet monkey-patches later (every Cinder or Nova
+        test worker), that real poll() never yields to the hub, so no
+        handler and no client green thread would ever run again.
+        """
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                while not self._shutdown_request:
+                    if selector.select(poll_interval):
+                        self._handle_request_noblock()
+                    self.service_actions()
+        finally:
+            self._shutdown_request = False
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._shutdown_request = True
+        self._stopped.wait()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that

@@ -116,12 +116,16 @@ def compare(entries: dict, attachments: Iterable[dict], our_id: int,
     return rows
 
 
-def read_entries(path: str, lock_timeout: float = 10.0) -> dict:
-    """The entries of the attach-state file, read under its lock."""
+def _require_file(path: str) -> None:
     if not os.path.exists(path):
         raise attach_state.AttachStateError(
             f'the attach-state file {path} does not exist; run '
             f'"storpool-openstack setup-host" as root', path=path)
+
+
+def read_entries(path: str, lock_timeout: float = 10.0) -> dict:
+    """The entries of the attach-state file, read under its lock."""
+    _require_file(path)
     return attach_state.AttachState(path, lock_timeout=lock_timeout).entries()
 
 
@@ -178,8 +182,11 @@ class AttachmentsView:
     def sync(self, console: output.Console,
              progress_to_err: bool = False) -> attach_state.SyncResult:
         """Reconcile through the attach-state manager, with progress."""
-        read_entries(self.path)  # a clear error if the file is missing
-        state = attach_state.AttachState(self.path)
+        _require_file(self.path)
+        # A corrupt file is rebuilt from StorPool's view, not emptied.
+        state = attach_state.AttachState(
+            self.path, rebuild=lambda: attach_state.entries_from_attachments(
+                self.api, self.our_id, self.cfg.volume_prefix))
         progress: output.Progress | None = None
 
         def report(done: int, total: int, volume: str, action: str) -> None:

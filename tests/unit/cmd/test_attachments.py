@@ -135,6 +135,25 @@ class TestAttachments(base.CLITestCase):
         self.assertEqual(2, self.emu.control.queries().count(
             'VolumesReassignWait'))
 
+    def test_sync_rebuilds_a_corrupt_file_from_storpool(self):
+        """The corrupt-file error says to run this; it must then work."""
+        self.create('os--volume-a', 'other-volume')
+        self.api.volumes_reassign([{'volume': 'os--volume-a', 'rw': [1]},
+                                   {'volume': 'other-volume', 'rw': [1]}])
+        with open(self.state, 'w') as fobj:
+            fobj.write('{"r1": {"volume": "os--vol')
+        res = self.attachments('--sync')
+        self.assertEqual(0, res.code, res)
+        with open(self.state) as fobj:
+            rebuilt = json.load(fobj)
+        self.assertEqual(['os--volume-a'],
+                         [e['volume'] for e in rebuilt.values()])
+        corrupt = [name for name in os.listdir(os.path.dirname(self.state))
+                   if '.corrupt-' in name]
+        self.assertEqual(1, len(corrupt), corrupt)
+        self.assertEqual({'os--volume-a': (1, 'rw'),
+                          'other-volume': (1, 'rw')}, self.attached())
+
     def test_sync_progress_for_many(self):
         names = [f'os--volume-{i:03d}' for i in range(40)]
         self.create(*names)

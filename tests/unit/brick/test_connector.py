@@ -67,17 +67,21 @@ class ConnectorTestCase(test_base.BaseTestCase):
         return close
 
     def assert_not_writable(self, path):
-        """Writing to the device fails (at open or at write time)."""
+        """Writing to the device fails (at open or at write time).
+
+        Through a file object, not os.write: in an eventlet-patched
+        worker os.write registers the device's fd with epoll, which
+        refuses block devices (EPERM) and leaves the hub a stale entry
+        that breaks the next socket to reuse the fd number.
+        """
         try:
-            fd = os.open(path, os.O_RDWR)
+            dev = open(path, 'r+b', buffering=0)
         except OSError as exc:
             # Older kernels refuse to open a read-only device for writing.
             self.assertIn(exc.errno, (errno.EROFS, errno.EACCES))
             return
-        try:
-            err = self.assertRaises(OSError, os.write, fd, b'x' * 512)
-        finally:
-            os.close(fd)
+        with dev:
+            err = self.assertRaises(OSError, dev.write, b'x' * 512)
         self.assertIn(err.errno, (errno.EPERM, errno.EROFS))
 
     def require_loop(self):

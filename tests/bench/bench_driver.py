@@ -127,6 +127,10 @@ class Bench:
             name: volume_types.create(self.ctx, f'bench-{name}',
                                       {'storpool_template': name})
             for name in ('hybrid', 'ssd')}
+        # The in-tree driver registers its options unconditionally at
+        # import (and fails on ones already there); ours tolerates that,
+        # so the in-tree module must be imported first.
+        from cinder.volume.drivers import storpool  # noqa: F401
         self.ours = self._ours()
         self.upstream = self._upstream()
         return self

@@ -225,7 +225,10 @@ class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
     def create_volume(self, size: int = 1, *, wait=True, **kwargs) -> dict:
         body = {'size': size}
         body.update(kwargs)
-        vol = self.api.post_volume({'volume': body})
+        try:
+            vol = self.api.post_volume({'volume': body})
+        except client.OpenStackApiException as exc:
+            self.fail(f'POST /volumes {body}: {exc.response.text}')
         if wait:
             vol = self.wait_volume(vol['id'])
         return vol
@@ -248,6 +251,9 @@ class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
 
     def delete_volume(self, volume_id: str, timeout: float = 60):
         self.api.delete_volume(volume_id)
+        self.wait_volume_gone(volume_id, timeout)
+
+    def wait_volume_gone(self, volume_id: str, timeout: float = 60):
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -291,4 +297,9 @@ class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
             time.sleep(0.1)
 
     def create_type(self, name: str, extra_specs: dict | None = None):
-        return self.api.create_type(name, extra_specs)
+        # (The functional client puts extra_specs outside volume_type.)
+        body = {'name': name}
+        if extra_specs:
+            body['extra_specs'] = extra_specs
+        return self.api.api_post('/types',
+                                 {'volume_type': body})['volume_type']

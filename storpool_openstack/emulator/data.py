@@ -207,6 +207,11 @@ class DataStore(object):
             obj = self._objs[oid]
             if obj.frozen:
                 raise ValueError('data object %s is immutable' % oid)
+            if obj.path is None and size < obj.size:
+                # A lazy child shows its base up to its own size: cut
+                # only that, and a later grow would bring the cut bytes
+                # back instead of zeros.  Give it its own file first.
+                self.materialize(oid)
             if obj.path is not None:
                 with open(obj.path, 'r+b') as fobj:
                     fobj.truncate(size)

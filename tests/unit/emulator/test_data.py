@@ -145,6 +145,27 @@ class DataScenarios(object):
         self.assertEqual(A, self.emu.control.read('copy', MiB))
         self.assertEqual(B, self.emu.control.read('src', MiB))
 
+    def test_shrink_then_grow_reads_zeros(self) -> None:
+        # A clone that was never attached shares its parent's file; the
+        # bytes cut by a shrink must not come back when it grows again.
+        self.api.volumeCreate({'name': 'vol', 'size': 4 * MiB})
+        dev = self.attach('vol')
+        self.write(dev, 3 * MiB, A)
+        self.detach('vol')
+        self.api.snapshotCreate('vol', {'name': 'snap'})
+        self.api.volumeCreate({'name': 'clone', 'parent': 'snap'})
+        self.api.volumeUpdate('clone', {'size': 2 * MiB, 'shrinkOk': True})
+        self.api.volumeUpdate('clone', {'size': 4 * MiB})
+        self.assertEqual(ZERO, self.emu.control.read('clone', 3 * MiB))
+        self.assertEqual(A, self.emu.control.read('snap', 3 * MiB,
+                                                  snapshot=True))
+        self.api.volumeUpdate('vol', {'size': 2 * MiB, 'shrinkOk': True})
+        self.api.volumeUpdate('vol', {'size': 4 * MiB})
+        self.assertEqual(ZERO, self.emu.control.read('vol', 3 * MiB))
+        cdev = self.attach('clone')
+        self.assertEqual(ZERO, self.read(cdev, 3 * MiB))
+        self.detach('clone')
+
     def test_extend_while_attached(self) -> None:
         self.api.volumeCreate({'name': 'vol', 'size': 4 * MiB})
         dev = self.attach('vol')

@@ -236,8 +236,21 @@ class DeviceManager(object):
             if self.mode == 'loop':
                 loop = self._loop_setup(backing, readonly)
             dev = Device(name, global_id, backing, readonly, loop)
-            self._link(dev.target, self.name_path(name))
-            self._link(dev.target, self.id_path(global_id))
+            try:
+                self._link(dev.target, self.name_path(name))
+                self._link(dev.target, self.id_path(global_id))
+            except OSError as exc:
+                # Leave no half-made device: no link, no bound loop.
+                for path in (self.name_path(name), self.id_path(global_id)):
+                    try:
+                        self._unlink(path)
+                    except OSError:
+                        pass
+                if loop is not None:
+                    self._loop_detach(loop)
+                raise errors.EmulatorError(
+                    'internalError', 'could not create the device links '
+                    'of %s: %s' % (name, exc), 500)
             self._devices[name] = dev
             return dev
 

@@ -204,6 +204,21 @@ class ModelTestCase(oslo_base.BaseTestCase):
         self.cl.volumes_reassign([{'volume': 'w', 'detach': [1]}])
         self.assertEqual([], os.listdir(links))
 
+    def test_failed_device_links_leave_nothing(self) -> None:
+        self.cl.volume_create({'name': 'v', 'size': MiB})
+        # A file where the by-id directory belongs: the second link fails.
+        os.makedirs(self.cl.devices.dev_dir, exist_ok=True)
+        with open(self.cl.devices.by_id, 'w'):
+            pass
+        exc = self.assertRaises(errors.EmulatorError,
+                                self.cl.volumes_reassign,
+                                [{'volume': 'v', 'rw': [1]}])
+        self.assertEqual('internalError', exc.name)
+        self.assertIn('device links of v', exc.descr)
+        self.assertEqual([], os.listdir(self.cl.devices.by_name))
+        self.assertEqual([], self.cl.devices.names())
+        self.assertEqual([], self.cl.attachments_list())
+
     def test_copy_on_write_data(self) -> None:
         self.cl.volume_create({'name': 'v', 'size': 64 * MiB})
         self.cl.volumes_reassign([{'volume': 'v', 'rw': [1]}])

@@ -22,6 +22,7 @@ state: DIR)``, and removes its devices on SIGTERM/SIGINT.
 import argparse
 import logging as std_logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -87,7 +88,17 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     std_logging.basicConfig(
         level=std_logging.DEBUG if args.debug else std_logging.WARNING,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    # The model lives in memory: the data files mean nothing after exit,
+    # so a state directory made here goes with the process.
     state_dir = args.state_dir or tempfile.mkdtemp(prefix='sp-emulator-')
+    try:
+        return _run(args, state_dir)
+    finally:
+        if not args.state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, state_dir: str) -> int:
     token = args.token or os.environ.get(TOKEN_ENV) or None
     try:
         emu = service.Emulator(
@@ -109,7 +120,13 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         if args.write_config:
-            emu.write_config(args.write_config)
+            try:
+                emu.write_config(args.write_config)
+            except OSError as exc:
+                print('storpool-emulator: cannot write --write-config '
+                      '%s: %s' % (args.write_config, exc.strerror or exc),
+                      file=sys.stderr)
+                return 1
         emu.start()
         print(emu.listen_line(), flush=True)
         while not stop.wait(0.5):

@@ -113,6 +113,33 @@ class CLITestCase(oslo_base.BaseTestCase):
         self.assertEqual([], os.listdir(os.path.join(self.dev, 'storpool')))
         self.assertEqual([], self.leftover_loops())
 
+    def test_unwritable_config_is_a_message(self) -> None:
+        self.conf = os.path.join(self.tmp, 'missing-dir', 'storpool.conf')
+        proc = self.start('--device-mode', 'file')
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(1, proc.returncode)
+        self.assertIn('cannot write --write-config %s' % self.conf, err)
+        self.assertNotIn('Traceback', err)
+        self.assertEqual('', out)
+
+    def test_own_state_dir_is_removed(self) -> None:
+        env = dict(os.environ, TMPDIR=self.tmp)
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+             '--port', '0', '--dev-dir', self.dev, '--device-mode', 'file'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, env=env, universal_newlines=True)
+        self.addCleanup(self._kill, proc)
+        match = LISTEN_RE.match(proc.stdout.readline().rstrip('\n'))
+        self.assertIsNotNone(match)
+        state = match.group(3)
+        self.assertTrue(state.startswith(self.tmp + os.sep), state)
+        self.assertTrue(os.path.isdir(state))
+        proc.terminate()
+        proc.communicate(timeout=20)
+        self.assertEqual(0, proc.returncode)
+        self.assertFalse(os.path.exists(state))
+
     def test_refuses_remote_host(self) -> None:
         proc = self.start('--host', '192.0.2.1')
         out, err = proc.communicate(timeout=20)

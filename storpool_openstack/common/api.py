@@ -19,9 +19,7 @@ retry policy the caller chooses. The auth token lives only inside the
 spapi object's request header; it is never logged or put in a message.
 """
 
-import errno
 import http.client
-import socket
 from typing import Any
 
 from oslo_log import log as logging
@@ -72,14 +70,9 @@ class StorPoolAPI:
             raise exception.InvalidParam(method, 'invalidParam',
                                          str(err)) from None
         except (OSError, http.client.HTTPException) as err:
-            if isinstance(err, socket.timeout) or getattr(
-                    err, 'errno', None) in (errno.ECONNREFUSED,
-                                            errno.ECONNRESET, None):
-                raise exception.APIConnectionError(
-                    method, self.endpoint, str(err) or type(err).__name__
-                ) from None
             raise exception.APIConnectionError(
-                method, self.endpoint, str(err)) from None
+                method, self.endpoint, str(err) or type(err).__name__
+            ) from None
         except ValueError as err:
             # A body that is not JSON: not a StorPool API at that address.
             raise exception.APIConnectionError(

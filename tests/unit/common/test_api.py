@@ -47,6 +47,13 @@ class APITestCase(testtools.TestCase):
         self.assertEqual('os--volume-a',
                          self.api.snapshot('os--snap-x')['onVolume'])
         self.api.volume_revert('os--volume-a', 'os--snap-x')
+        self.assertEqual(2 * GiB, self.api.volume('os--volume-a')['size'])
+        self.api.volume_update('os--volume-a', {'size': 3 * GiB})
+        self.api.volume_revert('os--volume-a', 'os--snap-x')
+        self.assertEqual(2 * GiB, self.api.volume('os--volume-a')['size'])
+        revert = self.emu.control.calls('VolumeRevert')[-1]
+        self.assertEqual(['os--volume-a'], revert['args'])
+        self.assertEqual({'toSnapshot': 'os--snap-x'}, revert['body'])
         self.api.volume_delete('os--volume-a')
         self.api.snapshot_delete('os--snap-x')
         self.assertEqual([], self.api.volumes_list())

@@ -220,7 +220,9 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     def create_volume(self, volume: Any) -> None:
         desc = self._volume_create_desc(volume)
-        with translated('create', volume_id=volume.id, sp_name=desc['name']):
+        # Only the template can be missing: not a VolumeNotFound.
+        with translated('create', volume_id=volume.id, sp_name=desc['name'],
+                        missing='template'):
             self._api.volume_create(desc)
 
     def create_volume_from_snapshot(self, volume: Any,
@@ -228,9 +230,13 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         """One VolumeCreate: parent, size (may be bigger), type policy."""
         desc = self._volume_create_desc(volume, derived=True)
         desc['parent'] = self._snap_name(snapshot)
-        with translated('create from snapshot', volume_id=volume.id,
-                        snapshot_id=snapshot.id, sp_name=desc['name']):
+        try:
             self._api.volume_create(desc)
+        except sp_exc.StorPoolError as err:
+            raise to_cinder(
+                err, 'create from snapshot', volume_id=volume.id,
+                snapshot_id=snapshot.id, sp_name=desc['name'],
+                missing=_missing(err, desc['parent'], 'snapshot')) from err
 
     def create_cloned_volume(self, volume: Any, src_vref: Any) -> None:
         """One VolumeCreate baseOn the source, in any template.
@@ -243,11 +249,12 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         try:
             self._api.volume_create(desc)
         except sp_exc.StorPoolError as err:
-            # Which one is missing decides the exception class.
-            missing = src_vref['id'] if isinstance(err, sp_exc.NotFound) \
-                and desc['baseOn'] in err.desc else volume.id
+            # VolumeNotFound names the source; a missing template is not it.
+            missing = _missing(err, desc['baseOn'], 'volume')
             raise to_cinder(err, f'clone volume {src_vref["id"]} into',
-                            volume_id=missing, sp_name=desc['name']) from err
+                            volume_id=src_vref['id'] if missing == 'volume'
+                            else volume.id, sp_name=desc['name'],
+                            missing=missing) from err
 
     def extend_volume(self, volume: Any, new_size: int) -> None:
         """One VolumeUpdate: the size, and per-GB limits if any."""
@@ -831,6 +838,17 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
             entries.append(entry)
         return volume_utils.paginate_entries_list(
             entries, marker, limit, offset, sort_keys, sort_dirs)
+
+
+def _missing(err: sp_exc.StorPoolError, source: str, kind: str) -> str:
+    """`kind` if a NotFound from a create is about `source`, else 'template'.
+
+    A VolumeCreate refers to its source and its template; only a missing
+    source makes the Cinder NotFound class (and its cleanup) right.
+    """
+    if isinstance(err, sp_exc.NotFound) and source in (err.desc or ''):
+        return kind
+    return 'template'
 
 
 def _is_attached_error(err: sp_exc.APIError) -> bool:

@@ -35,7 +35,8 @@ def to_cinder(err: Exception, action: str, *,
     """The Cinder exception for StorPool error `err`.
 
     `missing` says which object a "does not exist" answer is about
-    ('volume' or 'snapshot'; by default the snapshot if one is named).
+    ('volume' or 'snapshot'; by default the snapshot if one is named;
+    anything else, e.g. 'template', for neither).
     """
     what = []
     if volume_id:

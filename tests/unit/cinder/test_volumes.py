@@ -49,6 +49,24 @@ class VolumeTestCase(base.DriverTestCase):
         self.assertEqual(expected, self.sp_volume(vol)['templateName'])
         self.assertNotIn('replication', self.calls('VolumeCreate')[0]['body'])
 
+    def test_missing_template_is_backend_error(self):
+        # Not VolumeNotFound/SnapshotNotFound: those name the source.
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        drv = self.make_driver(storpool_template='nope')
+        for call, args in ((drv.create_volume, ()),
+                           (drv.create_volume_from_snapshot, (snap,)),
+                           (drv.create_cloned_volume, (vol,))):
+            new = self.volume()
+            exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                    call, new, *args)
+            self.assertIn(new.id, str(exc))
+            self.assertIn('nope', str(exc))
+            self.assertIsNone(self.sp_volume(new))
+        self.assertEqual([self.vname(vol)], list(self.state()['volumes']))
+
     def test_create_exists_is_backend_error(self):
         vol = self.volume()
         self.driver.create_volume(vol)

@@ -70,6 +70,7 @@ HASH_LEN = 16
 LRU_RESOLUTION = 600
 # Zero detection granularity of raw streaming.
 BLOCK = units.Mi
+YIELD_EVERY = 64 * units.Mi
 PROGRESS_EVERY = 10.0
 # The attach-state record type of the driver's own attachments (the
 # connector's `storpool_attach_type` connection property).
@@ -231,6 +232,7 @@ def stream_raw_image(chunks: typing.Iterable[bytes], path: str, *,
     inspector = format_inspector.InspectWrapper(iter(chunks))
     zero = bytes(BLOCK)
     out = _BlockWriter(path, image_id, max_bytes, sparse, zero)
+    ok = False
     try:
         with _Progress(what, total, lambda: out.written):
             # Glance hands out small chunks (64 KiB): gather them into
@@ -249,9 +251,9 @@ def stream_raw_image(chunks: typing.Iterable[bytes], path: str, *,
                     pending = bytearray(chunk[whole:])
             if pending:
                 out.put(bytes(pending))
-            os.fsync(out.fd)
+            ok = True
     finally:
-        os.close(out.fd)
+        out.close(sync=ok)
     _check_raw(inspector, image_id)
     return out.written
 
@@ -261,7 +263,9 @@ class _BlockWriter:
 
     def __init__(self, path: str, image_id: str, max_bytes: int,
                  sparse: bool, zero: bytes):
-        self.fd = os.open(path, os.O_WRONLY)
+        # A file object, not os.write: eventlet's green os.write tries to
+        # poll the descriptor, and block devices cannot be polled.
+        self.dev = open(path, 'r+b', buffering=0)
         self.image_id = image_id
         self.max_bytes = max_bytes
         self.sparse = sparse
@@ -277,12 +281,22 @@ class _BlockWriter:
                          'bytes)') % self.max_bytes)
         if self.sparse and block == (self.zero if size == len(self.zero)
                                      else bytes(size)):
-            os.lseek(self.fd, size, os.SEEK_CUR)
+            self.dev.seek(size, os.SEEK_CUR)
         else:
             view = memoryview(block)
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[self.dev.write(view):]
         self.written += size
+        if self.written % YIELD_EVERY < size:
+            # Let other green threads (service heartbeats) run.
+            time.sleep(0)
+
+    def close(self, sync: bool) -> None:
+        try:
+            if sync:
+                os.fsync(self.dev.fileno())
+        finally:
+            self.dev.close()
 
 
 def _check_raw(inspector, image_id: str) -> None:

@@ -38,6 +38,9 @@ class FileImageService(cinder_fake._FakeImageService):
         super().__init__()
         self.directory = directory
         self.downloads: list[str] = []
+        # Cinder's TemporaryImages keeps its registry here (the parent's
+        # MagicMock would hand out fake paths).
+        self.temp_images = None
 
     def _path(self, image_id: str) -> str:
         return os.path.join(self.directory, image_id)
@@ -48,10 +51,12 @@ class FileImageService(cinder_fake._FakeImageService):
         size = 0
         with open(self._path(image_id), 'wb') as out:
             if isinstance(data, (bytes, bytearray)):
-                data = [bytes(data)]
+                chunks = [bytes(data)]
             elif hasattr(data, 'read'):
-                data = iter(lambda: data.read(CHUNK), b'')
-            for chunk in data:
+                chunks = iter(lambda: data.read(CHUNK), b'')
+            else:
+                chunks = data
+            for chunk in chunks:
                 out.write(chunk)
                 md5.update(chunk)
                 sha.update(chunk)

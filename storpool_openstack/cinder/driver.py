@@ -586,20 +586,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def delete_group(self, context: Any, group: Any,
                      volumes: list) -> tuple[dict, list[dict]]:
         _require_cg(group)
-        updates = []
-        failed = False
-        for volume in volumes:
-            try:
-                self.delete_volume(volume)
-                updates.append({'id': volume.id, 'status': 'deleted'})
-            except exception.CinderException as err:
-                LOG.error('Group %(group)s: %(err)s',
-                          {'group': group.id, 'err': err})
-                updates.append({'id': volume.id,
-                                'status': 'error_deleting'})
-                failed = True
-        return ({'status': 'error_deleting' if failed else 'deleted'},
-                updates)
+        return _delete_each(volumes, self.delete_volume,
+                            f'Group {group.id}')
 
     def create_group_snapshot(self, context: Any, group_snapshot: Any,
                               snapshots: list) -> tuple[dict, list[dict]]:
@@ -618,19 +606,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def delete_group_snapshot(self, context: Any, group_snapshot: Any,
                               snapshots: list) -> tuple[dict, list[dict]]:
         _require_cg(group_snapshot)
-        updates = []
-        failed = False
-        for snap in snapshots:
-            try:
-                self.delete_snapshot(snap)
-                updates.append({'id': snap.id, 'status': 'deleted'})
-            except exception.CinderException as err:
-                LOG.error('Group snapshot %(gs)s: %(err)s',
-                          {'gs': group_snapshot.id, 'err': err})
-                updates.append({'id': snap.id, 'status': 'error_deleting'})
-                failed = True
-        return ({'status': 'error_deleting' if failed else 'deleted'},
-                updates)
+        return _delete_each(snapshots, self.delete_snapshot,
+                            f'Group snapshot {group_snapshot.id}')
 
     def create_group_from_src(self, context: Any, group: Any, volumes: list,
                               group_snapshot: Any = None,
@@ -856,6 +833,25 @@ def _is_attached_error(err: sp_exc.APIError) -> bool:
     desc = (err.desc or '').lower()
     return isinstance(err, sp_exc.Busy) or 'attached' in desc or \
         'is open' in desc
+
+
+def _delete_each(objs: list, delete: Any,
+                 what: str) -> tuple[dict, list[dict]]:
+    """Delete every member; the group's and each member's status.
+
+    One failure does not stop the others; it makes the group
+    error_deleting, as the volume manager expects.
+    """
+    updates = []
+    for obj in objs:
+        try:
+            delete(obj)
+            updates.append({'id': obj.id, 'status': 'deleted'})
+        except exception.CinderException as err:
+            LOG.error('%(what)s: %(err)s', {'what': what, 'err': err})
+            updates.append({'id': obj.id, 'status': 'error_deleting'})
+    failed = any(u['status'] == 'error_deleting' for u in updates)
+    return {'status': 'error_deleting' if failed else 'deleted'}, updates
 
 
 def _require_cg(group: Any) -> None:

@@ -146,6 +146,21 @@ class GroupTestCase(base.DriverTestCase):
         self.assertEqual([self.vname(vols[0])],
                          list(self.state()['volumes']))
 
+    def test_delete_group_snapshot_reports_each_snapshot(self):
+        grp, vols = self.group()
+        for vol in vols:
+            self.driver.create_volume(vol)
+        gsnap, snaps = self.group_snapshot(grp, vols)
+        self.driver.create_group_snapshot(self.ctxt, gsnap, snaps)
+        self.inject('SnapshotDelete', nth=2, descr='disk down')
+        model, updates = self.driver.delete_group_snapshot(
+            self.ctxt, gsnap, snaps)
+        self.assertEqual('error_deleting', model['status'])
+        self.assertEqual([(snaps[0].id, 'deleted'),
+                          (snaps[1].id, 'error_deleting')],
+                         [(u['id'], u['status']) for u in updates])
+        self.assertEqual([self.sname(snaps[1])], list(self.snapshots()))
+
 
 @ddt.ddt
 class ManageTestCase(base.DriverTestCase):

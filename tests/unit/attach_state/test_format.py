@@ -21,12 +21,12 @@ import stat
 import time
 
 import ddt
-import fixtures
 from oslotest import base
 from storpool.spopenstack import AttachDB
 
 from storpool_openstack import attach_state
 from storpool_openstack.attach_state import store
+from tests.unit.attach_state import base as state_base
 from tests.unit.attach_state.base import side_pending
 
 
@@ -34,18 +34,7 @@ def attachdb(path: str) -> AttachDB:
     return AttachDB(logging.getLogger('attachdb'), fname=path)
 
 
-class TestCase(base.BaseTestCase):
-    def setUp(self):
-        super().setUp()
-        self.dir = self.useFixture(fixtures.TempDir()).path
-        self.path = os.path.join(self.dir, 'openstack-attach.json')
-
-    def raw(self) -> bytes:
-        with open(self.path, 'rb') as f:
-            return f.read()
-
-
-class TestFormat(TestCase):
+class TestFormat(state_base.FileTestCase):
     def test_ours_read_by_attachdb(self):
         state = attach_state.AttachState(self.path)
         state.add('req-1', 'os--volume-1111', kind='cinder-attach',

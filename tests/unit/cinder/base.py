@@ -143,6 +143,14 @@ class DriverTestCase(test.TestCase):
     def clear_calls(self) -> None:
         self.emu.control.clear_calls()
 
+    def attach_open(self, volume) -> None:
+        """Attach `volume` here; its next detach fails as "is open"."""
+        self.driver._api.volumes_reassign(
+            [{'volume': self.vname(volume), 'rw': [self.emu.client_id]}])
+        self.inject('VolumesReassign', name='busy',
+                    descr=f"'{self.vname(volume)}' is open at client "
+                          f"{self.emu.client_id}")
+
     def inject(self, query: str, name: str = 'invalidParam',
                descr: str | None = None, **kw) -> None:
         """Make the next `query` fail with a permanent StorPool error."""

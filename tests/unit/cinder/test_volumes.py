@@ -107,10 +107,7 @@ class VolumeTestCase(base.DriverTestCase):
     def test_delete_open_volume_is_busy(self):
         vol = self.volume()
         self.driver.create_volume(vol)
-        self.driver._api.volumes_reassign(
-            [{'volume': self.vname(vol), 'rw': [self.emu.client_id]}])
-        self.inject('VolumesReassign', name='busy',
-                    descr=f"'{self.vname(vol)}' is open at client 1")
+        self.attach_open(vol)
         exc = self.assertRaises(exception.VolumeIsBusy,
                                 self.driver.delete_volume, vol)
         self.assertIn(vol.id, str(exc))
@@ -365,10 +362,7 @@ class DeferredDeleteTestCase(base.DriverTestCase):
     def test_failed_delete_rolls_back(self):
         vol = self.volume()
         self.driver.create_volume(vol)
-        self.driver._api.volumes_reassign(
-            [{'volume': self.vname(vol), 'rw': [self.emu.client_id]}])
-        self.inject('VolumesReassign', name='busy',
-                    descr=f"'{self.vname(vol)}' is open at client 1")
+        self.attach_open(vol)
         self.assertRaises(exception.VolumeIsBusy, self.driver.delete_volume,
                           vol)
         state = self.state()

@@ -23,7 +23,12 @@ VolumeTemplatesStatus gives, per template, StorPool's own estimate of the
 client data capacity and free space (``stored``: placement groups and
 replication already accounted for) and the bytes provisioned to its
 volumes; these appear per template in the pool's ``storpool_templates``
-capability, and their sum is the pool's ``provisioned_capacity_gb``.
+capability.  The pool reports no ``provisioned_capacity_gb``: the
+templates do not count volumes made without one (the default, with
+storpool_replication), so their sum would tell the scheduler that nothing
+is provisioned and max_over_subscription_ratio would never apply.
+Without it Cinder takes its own allocated_capacity_gb of the pool, which
+counts every volume of this backend.
 """
 
 from typing import Any
@@ -74,8 +79,6 @@ def pool_capacity(disks: dict, status: list[dict],
         'total_capacity_gb': _gib(total / replication),
         'free_capacity_gb': _gib(free / replication),
         'storpool_raw_used_gb': _gib(used),
-        'provisioned_capacity_gb': round(sum(
-            t['provisioned_capacity_gb'] for t in per_template.values()), 2),
         'storpool_template': sorted(per_template),
         'storpool_templates': per_template,
     }

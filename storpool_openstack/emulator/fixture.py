@@ -109,7 +109,10 @@ class EmulatorFixture(fixtures.Fixture):
             'SP_OURID': str(self.client_id),
             'SP_OPENSTACK_VOLUME_PREFIX': self.volume_prefix,
         }
-        with open(self.conf_path, 'w') as fobj:
+        # It holds the token: readable by this user only.
+        fd = os.open(self.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, 'w') as fobj:
             fobj.write(service.config_text(self.config))
         self.control = control.ControlClient(self.url, self.token)
 

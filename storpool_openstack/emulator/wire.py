@@ -21,6 +21,7 @@ under ``/emulator/``, which no StorPool path can start with.
 """
 
 import base64
+import hmac
 import http.server
 import json
 import selectors
@@ -115,8 +116,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise errors.invalid('Malformed JSON in the request: %s' % exc)
 
     def _authorized(self) -> bool:
-        want = 'Storpool v1:' + self.server.token
-        return self.headers.get('Authorization', '') == want
+        want = ('Storpool v1:' + self.server.token).encode()
+        got = self.headers.get('Authorization', '').encode('utf-8',
+                                                           'replace')
+        return hmac.compare_digest(got, want)
 
     def _handle(self, verb: str) -> None:
         start = time.time()

@@ -59,6 +59,7 @@ class FixtureTestCase(base.TestCase):
                 text = fobj.read()
             self.assertIn('SP_API_HTTP_PORT=%d\n' % fix.port, text)
             self.assertIn('SP_AUTH_TOKEN=%s\n' % fix.token, text)
+            self.assertEqual(0o600, os.stat(fix.conf_path).st_mode & 0o777)
             if in_process:
                 self.assertIsNotNone(fix.cluster)
             else:

@@ -255,3 +255,34 @@ class CinderFlowImageTest(_ImageTestBase):
         self.assertEqual(data, self.uploaded_raw(image)[:IMAGE_SIZE])
         self.delete_volume(vol['id'])
         self.assert_emulator_empty()
+
+
+class ImageCacheLimitTest(_ImageTestBase):
+    """storpool_image_cache_max_entries bounds the cache, LRU first."""
+
+    driver_options = {'storpool_image_cache_max_entries': 2}
+
+    def test_least_recently_used_entry_goes(self):
+        metas = [self.add_image('raw', seed_shift=i)[0] for i in range(3)]
+        vols = [self.create_volume(1, imageRef=metas[0]['id']),
+                self.create_volume(1, imageRef=metas[1]['id'])]
+        # Use image 0 again, long after its entry was written.
+        first = sp_image.list_image_cache(self.sp_api)
+        self.assertEqual(2, len(first))
+        self.driver._image_cache_touched.clear()
+        entry0 = [e for e in first if e['image_id'] == metas[0]['id']][0]
+        self.sp_api.snapshot_update(entry0['name'], {'tags': {
+            sp_image.TAG_IMAGE: metas[0]['id'], sp_image.TAG_USED: '1'}})
+        self.sp_api.snapshot_update(
+            [e for e in first if e['image_id'] == metas[1]['id']][0]['name'],
+            {'tags': {sp_image.TAG_USED: '2'}})
+        vols.append(self.create_volume(1, imageRef=metas[0]['id']))
+        # Image 2 is new: the cache is full, image 1 is the LRU one.
+        vols.append(self.create_volume(1, imageRef=metas[2]['id']))
+        cached = {e['image_id'] for e in
+                  sp_image.list_image_cache(self.sp_api)}
+        self.assertEqual({metas[0]['id'], metas[2]['id']}, cached)
+        for vol in vols:
+            self.delete_volume(vol['id'])
+        self.assertEqual(2, len(sp_image.purge_image_cache(self.sp_api)))
+        self.assert_emulator_empty()

@@ -586,30 +586,52 @@ class ImageMixin:
 
     def _create_from_image_once(self, context, volume, image_meta,
                                 image_service) -> dict:
-        """Create the volume, write the image into it, cache it."""
+        """Create the volume, write the image into it, cache it.
+
+        The volume is made at the image's own size first (when Glance
+        says what that is), snapshotted for the cache and only then grown
+        to the requested size: a cache entry of the smallest size serves
+        volumes of every size.
+        """
         image_id = image_meta['id']
-        self._image_check_size(volume, image_meta)
-        model_update = self.create_volume(volume) or {}
+        image_gb = self._image_check_size(volume, image_meta)
+        size_gb = volume.size
+        if image_gb and image_gb < volume.size and \
+                self._image_cacheable(image_meta):
+            size_gb = image_gb
+        desc = self._image_volume_desc(volume)
+        desc['size'] = size_gb * units.Gi
+        if size_gb == volume.size:
+            model_update = self.create_volume(volume) or {}
+        else:
+            self._api.volume_create(desc)
+            model_update = {}
         try:
-            self._write_image(context, volume, image_meta, image_service)
+            self._write_image(context, volume, image_meta, image_service,
+                              size_gb)
+            LOG.info('Volume %(vol)s: image %(image)s written', {
+                'vol': volume.id, 'image': image_id})
+            self._image_cache_add(volume, image_meta)
+            if size_gb != volume.size:
+                self.extend_volume(volume, volume.size)
         except Exception:
             with _logged_cleanup('volume %s' % volume.id):
                 self.delete_volume(volume)
             raise
-        LOG.info('Volume %(vol)s: image %(image)s written', {
-            'vol': volume.id, 'image': image_id})
-        self._image_cache_add(volume, image_meta)
         return model_update
 
-    def _image_check_size(self, volume, image_meta) -> None:
+    def _image_check_size(self, volume, image_meta) -> int | None:
+        """The image's size in whole GiB if Glance knows it; fail if big."""
         virtual = image_meta.get('virtual_size')
         if not virtual and image_meta.get('disk_format') == 'raw':
             virtual = image_meta.get('size')
         if virtual:
-            image_utils.check_virtual_size(virtual, volume.size,
-                                           image_meta['id'])
+            return max(1, image_utils.check_virtual_size(
+                virtual, volume.size, image_meta['id']))
+        return None
 
-    def _write_image(self, context, volume, image_meta, image_service):
+    def _write_image(self, context, volume, image_meta, image_service,
+                     size_gb: int):
         properties = self._local_connector_properties()
         attach_info, volume = self._attach_volume(context, volume,
                                                   properties)
@@ -622,17 +644,17 @@ class ImageMixin:
                 stream_raw_image(
                     image_service.download(context, image_meta['id']),
                     path, image_id=image_meta['id'],
-                    max_bytes=volume.size * units.Gi, sparse=True,
+                    max_bytes=size_gb * units.Gi, sparse=True,
                     what=what, total=image_meta.get('size'))
             else:
-                self._convert_image(context, volume, image_meta,
+                self._convert_image(context, size_gb, image_meta,
                                     image_service, path, what)
         finally:
             self._detach_volume(context, attach_info, volume, properties,
                                 force=True)
 
-    def _convert_image(self, context, volume, image_meta, image_service,
-                       path: str, what: str) -> None:
+    def _convert_image(self, context, size_gb: int, image_meta,
+                       image_service, path: str, what: str) -> None:
         """Download to a temporary file, check it, qemu-img it to path.
 
         The checks are Cinder's own (format mismatch, backing files, qcow2
@@ -660,7 +682,7 @@ class ImageMixin:
                     reason=_('fmt=%(fmt)s backed by: %(backing)s') % {
                         'fmt': info.file_format,
                         'backing': info.backing_file})
-            image_utils.check_virtual_size(info.virtual_size, volume.size,
+            image_utils.check_virtual_size(info.virtual_size, size_gb,
                                            image_id)
             with _Progress(what, info.virtual_size,
                            lambda: _sysfs_written(path)):

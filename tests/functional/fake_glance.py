@@ -29,6 +29,7 @@ import uuid
 from cinder import exception
 import cinder.image.glance
 from cinder.tests.unit.image import fake as cinder_fake
+from oslo_utils.imageutils import format_inspector
 
 CHUNK = 1024 * 1024
 
@@ -61,7 +62,14 @@ class FileImageService(cinder_fake._FakeImageService):
                 md5.update(chunk)
                 sha.update(chunk)
                 size += len(chunk)
+        # Glance records the virtual size it inspects on upload.
+        try:
+            virtual = format_inspector.detect_file_format(
+                self._path(image_id)).virtual_size
+        except Exception:
+            virtual = None
         self.images[image_id].update({
+            'virtual_size': virtual,
             'size': size, 'checksum': md5.hexdigest(),
             'os_hash_algo': 'sha512', 'os_hash_value': sha.hexdigest(),
             'status': 'active'})

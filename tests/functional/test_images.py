@@ -162,10 +162,15 @@ class ImageCacheTest(_ImageTestBase):
     def test_second_volume_is_one_call_from_the_cache(self):
         self.create_type('fast', {'storpool_template': 'ssd'})
         meta, data = self.add_image('qcow2')
-        first = self.create_volume(1, imageRef=meta['id'])
+        first = self.create_volume(3, imageRef=meta['id'])
         entries = sp_image.list_image_cache(self.sp_api)
         self.assertEqual(1, len(entries))
         snap = entries[0]['name']
+        # The entry has the image's size; the volume the one asked for.
+        self.assertEqual(base.GiB, entries[0]['size'])
+        self.assertEqual(3 * base.GiB, self.emu_volumes()[
+            self.vol_name(first['id'])]['size'])
+        self.assertEqual(data, self.volume_bytes(first['id']))
         self.assertEqual(1, len(self.glance.downloads))
 
         mark = self.emu_mark()

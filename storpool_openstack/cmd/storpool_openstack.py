@@ -16,6 +16,9 @@
     storpool-openstack setup-host [--dry-run] [--root PREFIX]
     storpool-openstack doctor [--json] [paths...]
     storpool-openstack attachments [--sync] [--json]
+    storpool-openstack image-cache [list] [--json]
+    storpool-openstack image-cache purge [--image ID] [--keep N] [--dry-run]
+    storpool-openstack deferred [list] [--hours N] [--json]
     storpool-openstack demo [--keep-logs]
 
 The work is done in `storpool_openstack.ops`; this module only parses the
@@ -72,6 +75,18 @@ def _add_storpool_args(parser: argparse.ArgumentParser) -> None:
                         default=30.0,
                         help='StorPool API call timeout (default: '
                              '%(default)s)')
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a whole number >= 0')
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +161,52 @@ def build_parser() -> argparse.ArgumentParser:
                         help='reconcile StorPool with the attach-state file')
     attach.add_argument('--json', action='store_true',
                         help='print the table as JSON')
+
+    cache = subs.add_parser(
+        'image-cache', help='list or purge the Cinder driver\'s image '
+                            'cache',
+        description='The image cache keeps one StorPool snapshot per '
+                    'Glance image copied into a volume; later volumes of '
+                    'that image are clones of it. "list" (the default) '
+                    'shows the entries, least recently used first, with '
+                    'the number of volumes made from each; "purge" '
+                    'deletes entries (volumes made from them keep '
+                    'working). Needs Cinder importable.')
+    cache.add_argument('action', nargs='?', choices=('list', 'purge'),
+                       default='list', help='list (default) or purge')
+    _add_storpool_args(cache)
+    cache.add_argument('--image', metavar='IMAGE_ID',
+                       help='purge: only the entries of this Glance image')
+    cache.add_argument('--keep', metavar='N', type=_count,
+                       help='purge: keep the N most recently used of the '
+                            'selected entries (default: none)')
+    cache.add_argument('-n', '--dry-run', action='store_true',
+                       help='purge: print what would go, delete nothing')
+    cache.add_argument('--json', action='store_true',
+                       help='print the result as JSON')
+
+    defer = subs.add_parser(
+        'deferred', help='the volumes kept by deferred deletion',
+        description='With storpool_deferred_delete_hours > 0 the Cinder '
+                    'driver keeps a deleted volume as a StorPool snapshot '
+                    'for that many hours. "list" (the default) shows them, '
+                    'oldest first, with when each goes for good; the hours '
+                    'come from --hours or from the StorPool backend of '
+                    'cinder.conf.')
+    defer.add_argument('action', nargs='?', choices=('list',),
+                       default='list', help='list (default)')
+    _add_storpool_args(defer)
+    defer.add_argument('--cinder-conf', metavar='PATH',
+                       default=DEFAULT_CINDER_CONF,
+                       help='read storpool_deferred_delete_hours from this '
+                            'file (default: %(default)s; ignored if absent)')
+    defer.add_argument('--backend', metavar='NAME',
+                       help='the backend section of cinder.conf (default: '
+                            'its StorPool backends, if they agree)')
+    defer.add_argument('--hours', metavar='N', type=_count,
+                       help='the retention in hours; overrides cinder.conf')
+    defer.add_argument('--json', action='store_true',
+                       help='print the table as JSON')
 
     demo = subs.add_parser(
         'demo', help='run the whole story on the bundled emulator',
@@ -278,6 +339,56 @@ def cmd_attachments(args: argparse.Namespace,
     return EXIT_OK
 
 
+def cmd_image_cache(args: argparse.Namespace,
+                    console: output.Console) -> int:
+    from storpool_openstack.ops import image_cache
+
+    view = image_cache.ImageCacheView(
+        **_storpool_source(args), api_timeout=args.api_timeout,
+        secret_sink=console.add_secret)
+    if args.action == 'list':
+        entries = view.entries()
+        if args.json:
+            console.print(json.dumps(
+                {'entries': [e.to_json() for e in entries]}, indent=2))
+        else:
+            for line in image_cache.format_table(entries, view.describe()):
+                console.print(line)
+        return EXIT_OK
+    keep = args.keep or 0
+    result = view.purge(image_id=args.image, keep=keep,
+                        dry_run=args.dry_run)
+    if args.json:
+        console.print(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in image_cache.describe_purge(result, image_id=args.image,
+                                               keep=keep):
+            console.print(line)
+    return EXIT_OK
+
+
+def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
+    import time
+
+    from storpool_openstack.ops import deferred
+
+    view = deferred.DeferredView(
+        **_storpool_source(args), hours=args.hours,
+        cinder_conf=args.cinder_conf, backend=args.backend,
+        api_timeout=args.api_timeout, secret_sink=console.add_secret)
+    rows = view.rows()
+    now = time.time()
+    if args.json:
+        console.print(json.dumps(
+            {'hours': view.hours.value, 'hours_from': view.hours.source,
+             'volumes': [row.to_json(now) for row in rows]}, indent=2))
+    else:
+        for line in deferred.format_table(rows, view.describe(),
+                                          view.hours.value, now):
+            console.print(line)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
     from storpool_openstack.ops import demo
 
@@ -290,6 +401,8 @@ COMMANDS = {
     'setup-host': cmd_setup_host,
     'doctor': cmd_doctor,
     'attachments': cmd_attachments,
+    'image-cache': cmd_image_cache,
+    'deferred': cmd_deferred,
     'demo': cmd_demo,
 }
 
@@ -297,7 +410,13 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None,
          console: output.Console | None = None) -> int:
     """Console entry point; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == 'image-cache' and args.action == 'list' and (
+            args.image is not None or args.keep is not None or
+            args.dry_run):
+        parser.error('--image, --keep and --dry-run go with '
+                     '"image-cache purge"')
     console = console or output.Console()
     undo = lambda: None  # noqa: E731
     if args.command != 'demo':

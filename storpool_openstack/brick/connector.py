@@ -166,8 +166,14 @@ class StorPoolConnector(base.BaseLinuxConnector):
             else opts.detach_busy_retries)
         self._state_path = (attach_state_file if attach_state_file
                             is not None else opts.attach_state_file)
+        # The attach call is made under the file lock (as AttachDB does),
+        # so another user of this host may hold it for a whole attach:
+        # one API call that waits up to device_timeout for the device.
+        # Waiting less makes a slow attach fail every concurrent
+        # connect and disconnect on the host with a lock timeout.
         self._state = attach_state.AttachState(
-            self._state_path, rebuild=self._rebuild_state)
+            self._state_path, rebuild=self._rebuild_state,
+            lock_timeout=self._device_timeout + opts.api_timeout)
 
     def __repr__(self) -> str:
         return (f'<StorPoolConnector client {self._our_id} '

@@ -353,6 +353,69 @@ class TestUsers(ConnectorTestCase):
         self.assertEqual([f'brick-1-{VOL}-{INST_A}'],
                          list(self.sp.state()))
 
+    def test_concurrent_users_never_lose_the_device(self):
+        # nova-compute's green threads share one connector; cinder-volume
+        # on the same host has its own: four users connect and disconnect
+        # one volume at once, with a slow API to widen every window.
+        # While a user is connected its device must stay there.
+        self.sp.emu.control.add_latency(0.05, 'VolumesReassignWait')
+        connectors = [self.conn, self.conn, self.sp.make_connector(),
+                      self.sp.make_connector()]
+        errors = []
+
+        def user(index, conn):
+            props = _props(instance=f'{index}' * 8 + INST_A[8:])
+            try:
+                for _ in range(4):
+                    info = conn.connect_volume(props)
+                    with open(info['path'], 'rb') as dev:
+                        self.assertEqual(512, len(dev.read(512)))
+                    # Closed but still connected: no other user's
+                    # disconnect may take the volume away now.
+                    time.sleep(0.15)
+                    if not os.path.exists(info['path']):
+                        errors.append(f'user {index}: device gone while '
+                                      f'connected')
+                    conn.disconnect_volume(props, info)
+            except Exception as exc:  # noqa: reported below
+                errors.append(f'user {index}: {exc!r}')
+
+        threads = [threading.Thread(target=user, args=(i, c))
+                   for i, c in enumerate(connectors)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+
+        self.assertEqual([], errors)
+        self.assertEqual({}, self.sp.state())
+        self.assertEqual({}, self.sp.attachments())
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_lock_wait_covers_a_slow_attach_of_another_user(self):
+        # The attach call runs under the attach-state lock, so the lock
+        # wait must outlast the longest attach (device_timeout) plus the
+        # API call itself; AttachDB's fixed 10 s does not.
+        slow = self.sp.make_connector(device_timeout=30)
+        self.assertGreaterEqual(slow._state.lock_timeout,
+                                30 + cfg.CONF.storpool.api_timeout)
+
+        other = self.sp.create_volume('c0ffee00-3e8c-4a61-9d7f-4c4f29c2a1aa')
+        self.sp.emu.control.add_latency(0.5, 'VolumesReassignWait')
+        done = []
+        holder = threading.Thread(target=lambda: done.append(
+            slow.connect_volume(_props(instance=INST_A))))
+        holder.start()
+        time.sleep(0.1)
+        self.conn.connect_volume(_props(
+            volume='c0ffee00-3e8c-4a61-9d7f-4c4f29c2a1aa',
+            instance=INST_B))
+        holder.join(30)
+
+        self.assertEqual(1, len(done))
+        self.assertEqual({(self.name, 1): 'rw', (other, 1): 'rw'},
+                         self.sp.attachments())
+
 
 @ddt.ddt
 class TestDisconnect(ConnectorTestCase):

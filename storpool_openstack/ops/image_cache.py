@@ -252,8 +252,11 @@ def describe_purge(result: PurgeResult, *, image_id: str | None = None,
             what = (f'the image cache holds at most {keep} '
                     f'entr{"y" if keep == 1 else "ies"}')
         lines.append(f'nothing to purge: {what}')
-    lines.append(f'{len(result.removed)} entr'
-                 f'{"y" if len(result.removed) == 1 else "ies"} {verb}, '
-                 f'{result.remaining} '
-                 f'{"would remain" if result.dry_run else "remain"}')
+    count = len(result.removed)
+    entries = f'{count} entr{"y" if count == 1 else "ies"}'
+    if result.dry_run:
+        lines.append(f'{entries} would be removed, {result.remaining} '
+                     f'would remain')
+    else:
+        lines.append(f'{entries} removed, {result.remaining} remain')
     return lines

@@ -31,25 +31,18 @@ import time
 import traceback
 
 import fixtures
-from oslo_config import cfg
 
-from cinder import service
 from cinder.tests.functional.api import client
-from cinder.tests.functional import functional_helpers
-from cinder.volume import configuration
 
 from storpool_openstack.cinder import driver as sp_driver
-from storpool_openstack.cinder import options as sp_options
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import names
 from storpool_openstack.emulator import fixture as emu_fixture
+from storpool_openstack.ops import cinder_services
 from storpool_openstack.ops import demo as demo_mod
-from storpool_openstack.ops import demo_images
 
-CONF = cfg.CONF
 LOG = std_logging.getLogger(__name__)
 
-DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 BACKEND = 'storpool'
 TEMPLATES = ['ssd', 'hdd']
 GiB = 1 << 30
@@ -75,10 +68,9 @@ def pattern(seed: int) -> bytes:
     return block * (PATTERN // len(block))
 
 
-class DemoStory(functional_helpers._FunctionalTestBase):
+class DemoStory(cinder_services.StorPoolServicesBase):
     """One test, `test_story`; `demo` is set by the runner."""
 
-    _osapi_version = '3.64'
     demo: demo_mod.Demo
 
     # Services
@@ -107,73 +99,12 @@ class DemoStory(functional_helpers._FunctionalTestBase):
         with open(self.attach_state_file, 'w') as fobj:
             fobj.write('{}')
 
-        self.install_images()
-        # Cinder's privileged helpers (qemu-img info's format check) go
-        # through a privsep daemon started with sudo; run them in-process.
-        import cinder.privsep
-        cinder.privsep.sys_admin_pctxt.set_client_mode(False)
-        self.addCleanup(cinder.privsep.sys_admin_pctxt.set_client_mode,
-                        True)
-        # The driver registers its options when it starts; they are set
-        # before that, in [backend_defaults].
-        sp_options.register(CONF)
         flags = super()._get_flags()
-        group = configuration.SHARED_CONF_GROUP
-        options = {
-            'volume_driver': DRIVER,
-            'volume_backend_name': BACKEND,
-            'storpool_config_file': self.emulator.conf_path,
-            'storpool_dev_root': self.emulator.dev_dir,
-            'storpool_attach_state_file': self.attach_state_file,
-            'storpool_api_retries': 1,
-            'storpool_api_timeout': 30,
-        }
-        for key, value in options.items():
-            flags[key] = {'v': value, 'g': group}
-        # The scheduler would wait up to 60 s for capabilities the volume
-        # service sent before it started; test_story publishes them again.
-        flags['scheduler_driver_init_wait_time'] = {'v': 1}
-        flags['image_conversion_dir'] = {
-            'v': os.path.join(self.host_dir, 'conversion')}
+        self.images = self.storpool_flags(
+            flags, self.emulator, self.host_dir,
+            attach_state_file=self.attach_state_file, api_retries=1)
         self.services_started = time.monotonic()
         return flags
-
-    def _start_api_service(self):
-        # Cinder's wheel installs api-paste.ini under sys.prefix, not
-        # where the functional base looks for it.
-        import sys
-        CONF.api_paste_config = os.path.join(
-            sys.prefix, 'etc', 'cinder', 'api-paste.ini')
-        self.osapi = service.WSGIService('osapi_volume')
-        self.osapi.start()
-        self.auth_url = 'http://%s:%s/v%s' % (
-            self.osapi.host, self.osapi.port, self.osapi_version_major)
-
-    def install_images(self) -> None:
-        """Hand Cinder the demo's image service (before it starts)."""
-        # Imported here: cinder.image.glance imported before the service
-        # modules hits a circular import.
-        from cinder.image import glance
-
-        self.images = demo_images.DemoImageService(
-            os.path.join(self.demo.tmp, 'images'))
-        self.mock_object(glance, 'get_remote_image_service',
-                         lambda ctx, href: (self.images, href))
-        self.mock_object(glance, 'get_default_image_service',
-                         lambda: self.images)
-
-    def publish_capabilities(self) -> None:
-        """Make the volume service report its pools to the scheduler."""
-        from cinder import context
-
-        self.volume.manager.publish_service_capabilities(
-            context.get_admin_context())
-        deadline = time.monotonic() + TIMEOUT
-        while not self.scheduler.manager.driver.is_ready():
-            if time.monotonic() > deadline:
-                raise AssertionError('the scheduler got no capabilities '
-                                     'from the volume service')
-            time.sleep(0.05)
 
     # Step machinery
 
@@ -320,12 +251,7 @@ class DemoStory(functional_helpers._FunctionalTestBase):
         # Cinder's image copies probe every os-brick transport for the
         # host's connector properties (NVMe needs privsep); a StorPool
         # attach needs only what the driver's own properties carry.
-        from cinder.volume import volume_utils
-        driver = self.volume.manager.driver
-        if hasattr(driver, '_local_connector_properties'):
-            self.mock_object(volume_utils, 'brick_get_connector_properties',
-                             lambda *a, **k:
-                             driver._local_connector_properties())
+        self.use_driver_connector_properties()
         self.publish_capabilities()
         startup = self.queries()
         self.demo.report(demo_mod.StepResult(
@@ -458,8 +384,8 @@ class DemoStory(functional_helpers._FunctionalTestBase):
         qcow2 = os.path.join(self.demo.tmp, 'image.qcow2')
         subprocess.run([qemu_img, 'convert', '-f', 'raw', '-O', 'qcow2',
                         raw, qcow2], check=True, capture_output=True)
-        image = self.images.add_file(qcow2, name='demo-image',
-                                     disk_format='qcow2')
+        image = self.images.add_image(qcow2, disk_format='qcow2',
+                                      name='demo-image')
         vol = self.create_volume(size=1, imageRef=image['id'],
                                  name='demo-from-image')
         self.volumes.append(vol['id'])

@@ -13,12 +13,11 @@
 # under the License.
 """The StorPool driver inside real Cinder services, against the emulator.
 
-`_FunctionalTestBase` starts Cinder's real REST API, scheduler and volume
-service in this process (in-memory sqlite, the `fake:/` transport). The
+`cinder_services.StorPoolServicesBase` (shared with the demo) starts
+Cinder's real REST API, scheduler and volume service in this process. The
 StorPool emulator runs in a subprocess (this process is eventlet
 monkey-patched) and the driver finds it through a storpool.conf of its
-own. Glance cannot run here, so a file-backed fake image service stands in
-for it (see `fake_glance`).
+own. Glance cannot run here; a file-backed image service stands in.
 """
 
 import logging as std_logging
@@ -27,24 +26,14 @@ import sys
 import time
 
 import fixtures
-from oslo_config import cfg
 
-import cinder.privsep
-from cinder import service
 from cinder.tests.functional.api import client
-from cinder.tests.functional import functional_helpers
-from cinder.volume import configuration
-from cinder.volume import volume_utils
 
-from storpool_openstack.cinder import options as sp_options
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.emulator import fixture as emu_fixture
-from tests.functional import fake_glance
+from storpool_openstack.ops import cinder_services
 
-CONF = cfg.CONF
-
-DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 DEFAULT_TYPE = 'storpool-default'
 GiB = 1024 ** 3
 
@@ -65,37 +54,18 @@ class _CollectingHandler(std_logging.Handler):
             self.lines.append(repr(record.msg))
 
 
-class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
+class StorPoolFunctionalTestBase(cinder_services.StorPoolServicesBase):
     """Real Cinder services + StorPoolDriver + the emulator."""
 
-    _osapi_version = '3.64'
     emulator_templates = None
     driver_options: dict = {}
 
     def setUp(self):
         super().setUp()
         self.default_type = self.api.create_type(DEFAULT_TYPE)
-        # Cinder's own image copies probe every os-brick transport for the
-        # connector properties; the NVMe probe needs a privsep daemon
-        # started with sudo, which cannot run here. A StorPool attach
-        # needs only the host, which the driver's own properties carry.
-        self.mock_object(volume_utils, 'brick_get_connector_properties',
-                         lambda *a, **k:
-                         self.driver._local_connector_properties())
+        self.use_driver_connector_properties()
         # Checked last: nothing secret in what the test logged.
         self.addCleanup(self.assert_no_token_in_output)
-
-    # Services
-
-    def _start_api_service(self):
-        # The wheel's functional base looks for api-paste.ini in the
-        # source tree; the installed copy is under sys.prefix.
-        CONF.api_paste_config = os.path.join(
-            sys.prefix, 'etc', 'cinder', 'api-paste.ini')
-        self.osapi = service.WSGIService('osapi_volume')
-        self.osapi.start()
-        self.auth_url = 'http://%s:%s/v%s' % (
-            self.osapi.host, self.osapi.port, self.osapi_version_major)
 
     def _get_flags(self):
         # Runs inside setUp before the services start: the emulator must be
@@ -111,41 +81,16 @@ class StorPoolFunctionalTestBase(functional_helpers._FunctionalTestBase):
         self.emulator = self.useFixture(emu_fixture.EmulatorFixture(
             templates=self.emulator_templates))
         self.state_dir = self.useFixture(fixtures.TempDir()).path
-        # Cinder's privileged helpers (qemu-img info's format check) go
-        # through a privsep daemon started with sudo, absent here; the
-        # tests run as root, so run them in-process with the same effect.
-        cinder.privsep.sys_admin_pctxt.set_client_mode(False)
-        self.addCleanup(cinder.privsep.sys_admin_pctxt.set_client_mode,
-                        True)
-        # Before the services start: cinder.volume.api keeps the image
-        # service it finds at start-up.
-        self.glance = fake_glance.install(self)
         self.sp_api = sp_api.StorPoolAPI(
             sp_config.load(override_config=self.emulator.config),
             retries=0, retry_delay=0)
         flags = super()._get_flags()
-        sp_options.register(CONF)
-        group = configuration.SHARED_CONF_GROUP
-        options = {
-            'volume_driver': DRIVER,
-            'volume_backend_name': 'storpool',
-            'storpool_config_file': self.emulator.conf_path,
-            'storpool_dev_root': self.emulator.dev_dir,
-            'storpool_attach_state_file': os.path.join(
-                self.state_dir, 'attach-state.json'),
-            'storpool_api_retries': 0,
-            'storpool_api_timeout': 30,
-        }
-        options.update(self.driver_options)
-        for key, value in options.items():
-            flags[key] = {'v': value, 'g': group}
+        self.glance = self.storpool_flags(
+            flags, self.emulator, self.state_dir,
+            attach_state_file=os.path.join(self.state_dir,
+                                           'attach-state.json'),
+            options=self.driver_options)
         flags['default_volume_type'] = {'v': DEFAULT_TYPE}
-        # A driver with pools is "first received" by the scheduler only at
-        # its second stats report (periodic_interval, 60 s); do not wait.
-        flags['scheduler_driver_init_wait_time'] = {'v': 1}
-        # Image copies write to the emulator's devices, not to /dev.
-        flags['image_conversion_dir'] = {
-            'v': os.path.join(self.state_dir, 'conversion')}
         return flags
 
     @property

@@ -595,7 +595,15 @@ def check_import(path: PathLike, layout: Layout, target: str,
         lines = proc.stderr.strip().splitlines() or ['(no output)']
         raise VerifyError('%s: import check failed: %s'
                           % (path, lines[-1]), proc.stderr)
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        report = None
+    if not isinstance(report, dict) or \
+            not {'file', 'path', 'class'} <= report.keys():
+        raise VerifyError('%s: import check with %s printed no report '
+                          '(is it a Python with Nova?)' % (path, python),
+                          proc.stdout + proc.stderr)
     if report['file'] != os.path.realpath(path):
         raise VerifyError('%s: import check loaded %s instead; another '
                           'nova package shadows this one'

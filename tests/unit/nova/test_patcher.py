@@ -232,6 +232,14 @@ class ImportCheckTestCase(base.TestCase):
         self.assertIn('Traceback', exc.detail)
         self.assertUnchanged(self.path, self.original)
 
+    def test_import_check_without_a_report_restores_original(self):
+        # A --python that exits 0 but is not a Python with Nova.
+        exc = self.assertRaises(patcher.VerifyError, patcher.patch_file,
+                                self.path, python='/bin/true')
+        self.assertIn('printed no report', str(exc))
+        self.assertIn('original file was restored', str(exc))
+        self.assertUnchanged(self.path, self.original)
+
     def test_failed_import_via_cli_exit_code(self):
         # Compiles and parses fine, but cannot be imported.
         bad = self.original + b"\nraise RuntimeError('boom at import')\n"

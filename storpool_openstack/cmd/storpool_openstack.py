@@ -54,7 +54,8 @@ def _version() -> str:
         return 'unknown'
 
 
-def _add_storpool_args(parser: argparse.ArgumentParser) -> None:
+def _add_storpool_args(parser: argparse.ArgumentParser,
+                       attach_state: bool = True) -> None:
     parser.add_argument(
         '--storpool-conf', metavar='PATH', default=DEFAULT_STORPOOL_CONF,
         help='the StorPool config file (default: %(default)s); the '
@@ -67,10 +68,11 @@ def _add_storpool_args(parser: argparse.ArgumentParser) -> None:
         '--host', metavar='NAME',
         help='the host section of the StorPool config to read (default: '
              'this host\'s name)')
-    parser.add_argument(
-        '--attach-state-file', metavar='PATH',
-        help='the attach-state file (default: '
-             '/var/spool/openstack-storpool/openstack-attach.json)')
+    if attach_state:
+        parser.add_argument(
+            '--attach-state-file', metavar='PATH',
+            help='the attach-state file (default: '
+                 '/var/spool/openstack-storpool/openstack-attach.json)')
     parser.add_argument('--api-timeout', metavar='SECONDS', type=float,
                         default=30.0,
                         help='StorPool API call timeout (default: '
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'working). Needs Cinder importable.')
     cache.add_argument('action', nargs='?', choices=('list', 'purge'),
                        default='list', help='list (default) or purge')
-    _add_storpool_args(cache)
+    _add_storpool_args(cache, attach_state=False)
     cache.add_argument('--image', metavar='IMAGE_ID',
                        help='purge: only the entries of this Glance image')
     cache.add_argument('--keep', metavar='N', type=_count,
@@ -195,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'cinder.conf.')
     defer.add_argument('action', nargs='?', choices=('list',),
                        default='list', help='list (default)')
-    _add_storpool_args(defer)
+    _add_storpool_args(defer, attach_state=False)
     defer.add_argument('--cinder-conf', metavar='PATH',
                        default=DEFAULT_CINDER_CONF,
                        help='read storpool_deferred_delete_hours from this '

@@ -101,15 +101,14 @@ class LibvirtStorPoolVolumeDriver(libvirt_volume.LibvirtVolumeDriver):
     def get_config(self, connection_info, disk_info):
         """A <disk type='block'> on the device, with native AIO.
 
-        The cache mode is Nova's: the base class starts from 'none' and
+        Read-only (``access_mode`` 'ro') and shareable (multiattach) are
+        the base class's. The cache mode is Nova's: it starts from 'none' and
         LibvirtDriver then applies ``[libvirt] disk_cachemodes`` for
         'block' disks (falling back from native to threads I/O when that
         mode is not O_DIRECT).
         """
         conf = super().get_config(connection_info, disk_info)
         conf.driver_io = 'native'
-        if (connection_info.get('data') or {}).get('access_mode') == 'ro':
-            conf.readonly = True
         return conf
 
     def connect_volume(self, connection_info, instance):

@@ -50,6 +50,7 @@ from cinder.image import image_utils
 from cinder import utils as cinder_utils
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import excutils
 from oslo_utils import fileutils
 from oslo_utils.imageutils import format_inspector
 from oslo_utils import netutils
@@ -649,7 +650,15 @@ class ImageMixin:
             else:
                 self._convert_image(context, size_gb, image_meta,
                                     image_service, path, what)
-        finally:
+        except Exception:
+            # The copy's error is the one to report; a failed detach
+            # after it is only logged.
+            with excutils.save_and_reraise_exception():
+                with _logged_cleanup('the attachment of volume %s'
+                                     % volume.id):
+                    self._detach_volume(context, attach_info, volume,
+                                        properties, force=True)
+        else:
             self._detach_volume(context, attach_info, volume, properties,
                                 force=True)
 

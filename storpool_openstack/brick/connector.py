@@ -111,7 +111,7 @@ class Target:
 
     @property
     def mode(self) -> str:
-        return 'rw' if self.rights == attach_state.RIGHTS_RW else 'ro'
+        return _mode_of(self.rights)
 
 
 def _mode_of(rights: int) -> str:
@@ -414,7 +414,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
         except sp_exception.StorPoolError as exc:
             raise exception.StorPoolAPIFailure(
                 action=f'attaching {target.kind} {target.name} '
-                       f'({_mode_of(target.rights)}) to client '
+                       f'({target.mode}) to client '
                        f'{self._our_id}', reason=str(exc)) from exc
 
     @brick_utils.connect_volume_undo_prepare_result(unlink_after=True)

@@ -200,13 +200,20 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
             default_template=self._opt('storpool_template'),
             default_qos_class=self._opt('storpool_qos_class'))
 
+    def _volume_policy(self, volume: Any, size_gb: int) -> policy.Policy:
+        """`_policy` of the volume's type, as Cinder loaded it with it."""
+        return policy.for_volume(
+            volume, size_gb,
+            default_template=self._opt('storpool_template'),
+            default_qos_class=self._opt('storpool_qos_class'))
+
     def _replication(self) -> int:
         return self._opt('storpool_replication') or 3
 
     def _volume_create_desc(self, volume: Any, *,
                             derived: bool = False) -> dict[str, Any]:
         """The whole VolumeCreate request for a new Cinder volume."""
-        pol = self._policy(volume.volume_type_id, volume.size)
+        pol = self._volume_policy(volume, volume.size)
         desc = {'name': self._vol_name(volume),
                 'size': volume.size * units.Gi}
         desc.update(policy.create_fields(pol, self._replication(),
@@ -257,8 +264,14 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                             missing=missing) from err
 
     def extend_volume(self, volume: Any, new_size: int) -> None:
-        """One VolumeUpdate: the size, and per-GB limits if any."""
-        pol = self._policy(volume.volume_type_id, new_size)
+        """One VolumeUpdate: the size, and per-GB limits if any.
+
+        Only the type's QoS specs matter here (per-GB limits), so nothing
+        else of the type is looked at.
+        """
+        iops, bw, per_gb = policy.limits_from_qos(
+            policy.volume_qos(volume), new_size)
+        pol = policy.Policy(iops=iops, bw=bw, per_gb=per_gb)
         name = self._vol_name(volume)
         with translated(f'extend to {new_size} GiB', volume_id=volume.id,
                         sp_name=name):
@@ -387,7 +400,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 host.get('host'), 'backend') != volume_utils.extract_host(
                     volume.host or self.host, 'backend'):
             return False
-        old = self._policy(volume.volume_type_id, volume.size)
+        old = self._volume_policy(volume, volume.size)
         new = self._policy(new_type['id'], volume.size)
         desc = policy.update_fields(old, new, self._replication())
         if not desc:
@@ -706,7 +719,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                         'Cinder volume %(other)s', {'name': found['name'],
                                                     'other': parsed})
         size_gb = _gib(found['size'])
-        pol = self._policy(volume.volume_type_id, size_gb)
+        pol = self._volume_policy(volume, size_gb)
         desc = policy.update_fields(policy.Policy(), pol,
                                     self._replication())
         if not pol.template:

@@ -120,10 +120,77 @@ def type_specs(type_id: str | None) -> tuple[dict, dict]:
         return {}, {}
     extra = dict(volume_types.get_volume_type_extra_specs(type_id) or {})
     qos = (volume_types.get_volume_type_qos_specs(type_id) or {}).get(
-        'qos_specs') or {}
-    if qos.get('consumer') in _BACKEND_CONSUMERS:
-        return extra, dict(qos.get('specs') or {})
-    return extra, {}
+        'qos_specs')
+    return extra, _qos_consumer_specs(qos)
+
+
+def _loaded_type(volume: Any) -> Any:
+    """The volume type Cinder loaded with `volume`, if it is that volume's.
+
+    Cinder reads a volume with its type and the type's extra specs (one
+    joined query) and hands the object to the driver for the operation;
+    asking the database again would only repeat that. Anything else (a
+    type not loaded, or one that is not the volume's volume_type_id) is
+    None, and the caller looks the type up by id.
+    """
+    is_set = getattr(volume, 'obj_attr_is_set', None)
+    if is_set is None or not is_set('volume_type'):
+        return None
+    vtype = volume.volume_type
+    if vtype is None or vtype.get('id') != volume.volume_type_id:
+        return None
+    return vtype
+
+
+def _qos_consumer_specs(qos: Any) -> dict:
+    if qos and qos.get('consumer') in _BACKEND_CONSUMERS:
+        return dict(qos.get('specs') or {})
+    return {}
+
+
+def volume_qos(volume: Any) -> dict:
+    """The back-end QoS specs of `volume`'s type.
+
+    No database query when Cinder loaded the type and it has no QoS specs
+    (``qos_specs_id`` is None); one when it has some.
+    """
+    type_id = volume.volume_type_id
+    if not type_id:
+        return {}
+    vtype = _loaded_type(volume)
+    if vtype is not None and vtype.obj_attr_is_set('qos_specs_id'):
+        if not vtype.qos_specs_id:
+            return {}
+        if vtype.obj_attr_is_set('qos_specs') and vtype.qos_specs and \
+                vtype.qos_specs.id == vtype.qos_specs_id:
+            return _qos_consumer_specs(vtype.qos_specs)
+    return _qos_consumer_specs(
+        (volume_types.get_volume_type_qos_specs(type_id) or {}).get(
+            'qos_specs'))
+
+
+def volume_specs(volume: Any) -> tuple[dict, dict]:
+    """(extra specs, back-end QoS specs) of `volume`'s type.
+
+    From what Cinder loaded with the volume where it did (see
+    `_loaded_type`), else as `type_specs` looks them up.
+    """
+    type_id = volume.volume_type_id
+    if not type_id:
+        return {}, {}
+    vtype = _loaded_type(volume)
+    if vtype is None or not vtype.obj_attr_is_set('extra_specs'):
+        return type_specs(type_id)
+    return dict(vtype.extra_specs or {}), volume_qos(volume)
+
+
+def for_volume(volume: Any, size_gb: int, *,
+               default_template: str | None,
+               default_qos_class: str | None) -> Policy:
+    """The policy of `volume` (its type) at `size_gb` GiB."""
+    extra, qos = volume_specs(volume)
+    return from_specs(extra, qos, size_gb, default_template=default_template,
+                      default_qos_class=default_qos_class)
 
 
 def for_type(type_id: str | None, size_gb: int, *,

@@ -57,20 +57,13 @@ from oslo_utils import netutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
+from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import exception as sp_exception
 from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-SNAP_IMAGE = 'image'
-TAG_IMAGE = 'image'
-TAG_HASH = 'imghash'
-TAG_USED = 'lastuse'
-HASH_LEN = 16
-# A cache hit writes its "last used" tag at most this often, so that the
-# usual hit is a single VolumeCreate call.
-LRU_RESOLUTION = 600
 # Zero detection granularity of raw streaming.
 BLOCK = units.Mi
 YIELD_EVERY = 64 * units.Mi
@@ -85,81 +78,6 @@ CLIENT_ID_KEY = 'storpool_client_id'
 # Formats that qemu-img reads as raw data: a raw disk with a partition
 # table is "gpt" to the inspector, an installer image "iso".
 RAW_LIKE = frozenset(('raw', 'gpt', 'iso'))
-
-
-# The cache, for the driver and for the operator's CLI
-
-
-def image_hash(image_meta: dict) -> str | None:
-    """A short, name-safe digest of the image data, or None if unknown."""
-    value = image_meta.get('os_hash_value') or image_meta.get('checksum')
-    if not value:
-        return None
-    value = ''.join(c for c in str(value).lower() if c.isalnum())
-    return value[:HASH_LEN] or None
-
-
-def cache_snapshot_name(image_id: str, digest: str,
-                        prefix: str = names.DEFAULT_PREFIX) -> str:
-    return names.snapshot_name(image_id, prefix, kind=SNAP_IMAGE,
-                               more=digest)
-
-
-def _parse_cache_name(name: str, prefix: str) -> tuple[str, str] | None:
-    """(image id, hash) of an image cache snapshot name, else None."""
-    parsed = names.parse_snapshot_name(name, prefix)
-    if not parsed or parsed[0] != SNAP_IMAGE or not parsed[1]:
-        return None
-    return parsed[2], parsed[1]
-
-
-def list_image_cache(api, prefix: str = names.DEFAULT_PREFIX) -> list[dict]:
-    """The cached image snapshots, least recently used first.
-
-    Each entry: name, image_id, hash, last_used (epoch seconds or 0),
-    size (bytes).
-    """
-    entries = []
-    for snap in api.snapshots_list():
-        parsed = _parse_cache_name(snap.get('name', ''), prefix)
-        if parsed is None:
-            continue
-        tags = snap.get('tags') or {}
-        try:
-            last_used = int(tags.get(TAG_USED, 0))
-        except ValueError:
-            last_used = 0
-        entries.append({'name': snap['name'], 'image_id': parsed[0],
-                        'hash': parsed[1], 'last_used': last_used,
-                        'size': snap.get('size')})
-    entries.sort(key=lambda entry: (entry['last_used'], entry['name']))
-    return entries
-
-
-def purge_image_cache(api, prefix: str = names.DEFAULT_PREFIX, *,
-                      image_id: str | None = None,
-                      keep: int = 0) -> list[str]:
-    """Delete cached image snapshots; return the names deleted.
-
-    With image_id, only that image's entries; with keep=N, the N most
-    recently used entries stay. Volumes made from an entry keep working:
-    StorPool frees the snapshot's data only when its last child is gone.
-    """
-    entries = list_image_cache(api, prefix)
-    if image_id is not None:
-        entries = [e for e in entries if e['image_id'] == image_id]
-    if keep > 0:
-        entries = entries[:-keep] if len(entries) > keep else []
-    deleted = []
-    for entry in entries:
-        try:
-            api.snapshot_delete(entry['name'])
-        except sp_exception.NotFound:
-            continue
-        deleted.append(entry['name'])
-        LOG.info('Image cache: deleted %s (image %s)', entry['name'],
-                 entry['image_id'])
-    return deleted
 
 
 # Progress of long copies
@@ -489,7 +407,7 @@ class ImageMixin:
         """Whether this driver may copy and cache the image itself."""
         if not self.configuration.safe_get('storpool_image_cache'):
             return False
-        if image_hash(image_meta) is None:
+        if image_cache.image_hash(image_meta) is None:
             return False
         if image_meta.get('status', 'active') != 'active':
             return False
@@ -566,8 +484,9 @@ class ImageMixin:
 
     def _clone_from_cache(self, volume, image_meta) -> dict | None:
         image_id = image_meta['id']
-        snap = cache_snapshot_name(image_id, image_hash(image_meta),
-                                   self._sp_config.volume_prefix)
+        snap = image_cache.cache_snapshot_name(
+            image_id, image_cache.image_hash(image_meta),
+            self._sp_config.volume_prefix)
         try:
             self._api.volume_create(self._image_volume_desc(volume,
                                                             parent=snap))
@@ -706,12 +625,13 @@ class ImageMixin:
         """Record a use in the snapshot's tag (rate-limited)."""
         touched = self.__dict__.setdefault('_image_cache_touched', {})
         now = time.time()
-        if not force and now - touched.get(snap, 0) < LRU_RESOLUTION:
+        if (not force and
+                now - touched.get(snap, 0) < image_cache.LRU_RESOLUTION):
             return
         try:
             info = self._api.snapshot(snap)
             tags = dict(info.get('tags') or {})
-            tags[TAG_USED] = str(int(now))
+            tags[image_cache.TAG_USED] = str(int(now))
             self._api.snapshot_update(snap, {'tags': tags})
             touched[snap] = now
         except sp_exception.StorPoolError as exc:
@@ -723,10 +643,12 @@ class ImageMixin:
             return
         prefix = self._sp_config.volume_prefix
         image_id = image_meta['id']
-        digest = image_hash(image_meta)
-        snap = cache_snapshot_name(image_id, digest, prefix)
+        digest = image_cache.image_hash(image_meta)
+        snap = image_cache.cache_snapshot_name(image_id, digest, prefix)
         now = int(time.time())
-        tags = {TAG_IMAGE: image_id, TAG_HASH: digest, TAG_USED: str(now)}
+        tags = {image_cache.TAG_IMAGE: image_id,
+                image_cache.TAG_HASH: digest,
+                image_cache.TAG_USED: str(now)}
         try:
             self._api.snapshot_create(self._image_vol_name(volume),
                                       {'name': snap, 'tags': tags})
@@ -748,7 +670,7 @@ class ImageMixin:
         limit = self.configuration.safe_get(
             'storpool_image_cache_max_entries') or 0
         try:
-            entries = list_image_cache(self._api, prefix)
+            entries = image_cache.list_image_cache(self._api, prefix)
             doomed = [e for e in entries if e['image_id'] == image_id
                       and e['name'] != keep_name]
             rest = [e for e in entries if e not in doomed]

@@ -14,49 +14,27 @@
 """The Cinder driver's image cache, for the operator.
 
 The cache itself (naming, tags, the LRU order, what a purge deletes) is
-the driver's, in `storpool_openstack.cinder.image`; this module only
+the driver's, in `storpool_openstack.cinder.image_cache`; this module only
 shows it and adds what an operator wants to know before a purge: how many
 volumes still hang off each entry (their data stays until the last of
 them is gone, so a purge frees space only for entries with none).
 """
 
-import contextlib
 import dataclasses
-import io
 import time
-from typing import Any, Callable
-import warnings
+from typing import Callable
 
 from oslo_log import log as logging
 
+from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
-from storpool_openstack.common import exception
 
 LOG = logging.getLogger(__name__)
 
 KIB = 1 << 10
 MIB = 1 << 20
 GIB = 1 << 30
-
-
-def import_image_module() -> Any:
-    """`storpool_openstack.cinder.image`, quietly; needs Cinder.
-
-    Cinder imports eventlet, which warns on stderr that it is deprecated;
-    that is no news for the operator.
-    """
-    with warnings.catch_warnings(), \
-            contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter('ignore')
-        try:
-            from storpool_openstack.cinder import image
-        except ImportError as exc:
-            raise exception.StorPoolError(
-                f'the image cache commands need Cinder, which this Python '
-                f'cannot import ({exc}); run them on a cinder-volume host '
-                f'or in the Cinder virtualenv') from None
-    return image
 
 
 def human_size(size: int | None) -> str:
@@ -152,16 +130,16 @@ class ImageCacheView:
         self.prefix = self.cfg.volume_prefix
         self.api = sp_api.from_config(self.cfg, timeout=api_timeout,
                                       retries=api_retries, retry_delay=0.5)
-        self.image = import_image_module()
 
     def describe(self) -> str:
         return (f'image cache of volume prefix "{self.prefix}", StorPool '
                 f'API {self.cfg.endpoint}')
 
-    def entries(self, with_volumes: bool = True) -> list[Entry]:
+    def entries(self, with_volumes: bool = True,
+                once: _OneSnapshotsList | None = None) -> list[Entry]:
         """The cache, least recently used first (two API calls)."""
-        once = _OneSnapshotsList(self.api)
-        raw = self.image.list_image_cache(once, self.prefix)
+        once = once or _OneSnapshotsList(self.api)
+        raw = image_cache.list_image_cache(once, self.prefix)
         counts: dict[str, int] | None = None
         if with_volumes and raw:
             counts = dependents(self.api.volumes_list(),
@@ -175,17 +153,17 @@ class ImageCacheView:
 
     def purge(self, *, image_id: str | None = None, keep: int = 0,
               dry_run: bool = False) -> PurgeResult:
-        """Purge through the driver's own function, or say what it would.
-
-        The dry run applies the rules of `purge_image_cache` (that image's
-        entries, all but the `keep` most recently used) to the same list.
-        """
-        entries = self.entries()
-        chosen = select(entries, image_id=image_id, keep=keep)
+        """Purge through the driver's own function, or say what it would."""
+        once = _OneSnapshotsList(self.api)
+        entries = self.entries(once=once)
+        # The dry run decides on the listing just shown; the real purge
+        # lists afresh.
+        deleted = set(image_cache.purge_image_cache(
+            once if dry_run else self.api, self.prefix, image_id=image_id,
+            keep=keep, dry_run=dry_run))
         if dry_run:
+            chosen = [entry for entry in entries if entry.name in deleted]
             return PurgeResult(chosen, len(entries) - len(chosen), True)
-        deleted = set(self.image.purge_image_cache(
-            self.api, self.prefix, image_id=image_id, keep=keep))
         removed = [entry for entry in entries if entry.name in deleted]
         # An entry added since our listing and deleted by the purge.
         known = {entry.name for entry in entries}
@@ -194,16 +172,6 @@ class ImageCacheView:
                     for name in sorted(deleted - known)]
         remaining = len(entries) - len(deleted & known)
         return PurgeResult(removed, remaining, False)
-
-
-def select(entries: list[Entry], *, image_id: str | None = None,
-           keep: int = 0) -> list[Entry]:
-    """The entries `purge_image_cache` deletes (entries in LRU order)."""
-    if image_id is not None:
-        entries = [e for e in entries if e.image_id == image_id]
-    if keep > 0:
-        entries = entries[:-keep] if len(entries) > keep else []
-    return list(entries)
 
 
 def format_table(entries: list[Entry], heading: str) -> list[str]:

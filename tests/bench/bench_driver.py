@@ -366,7 +366,7 @@ class Bench:
         return took, calls
 
     def bench_images(self) -> list[tuple]:
-        from storpool_openstack.cinder import image
+        from storpool_openstack.cinder import image_cache
         images = _Images()
         self._image_vols = []
         rows = []
@@ -385,7 +385,7 @@ class Bench:
                 firsts = []
                 for _ in range(FIRST_REPEAT):
                     # A cache miss each time: drop the entry first.
-                    image.purge_image_cache(
+                    image_cache.purge_image_cache(
                         self.ours._api, self.ours._sp_config.volume_prefix,
                         image_id=meta['id'])
                     firsts.append(self.from_image(images, meta, size))
@@ -399,8 +399,8 @@ class Bench:
                              first_c, cached_t, cached_c, cinder_t))
         for vol in self._image_vols:
             self.ours.delete_volume(vol)
-        image.purge_image_cache(self.ours._api,
-                                self.ours._sp_config.volume_prefix)
+        image_cache.purge_image_cache(self.ours._api,
+                                      self.ours._sp_config.volume_prefix)
         return rows
 
 

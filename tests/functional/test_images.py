@@ -27,7 +27,7 @@ import unittest
 
 import ddt
 
-from storpool_openstack.cinder import image as sp_image
+from storpool_openstack.cinder import image_cache
 from tests.functional import base
 
 MiB = 1024 * 1024
@@ -135,9 +135,9 @@ class ImageCopyTest(_ImageTestBase):
         self.assert_no_attachments()
 
         self.delete_volume(vol['id'])
-        entries = sp_image.list_image_cache(self.sp_api)
+        entries = image_cache.list_image_cache(self.sp_api)
         self.assertEqual([meta['id']], [e['image_id'] for e in entries])
-        sp_image.purge_image_cache(self.sp_api)
+        image_cache.purge_image_cache(self.sp_api)
         self.assert_emulator_empty()
 
     def test_disguised_raw_image_is_refused(self):
@@ -154,7 +154,7 @@ class ImageCopyTest(_ImageTestBase):
                             for line in self.log_handler.lines))
         self.delete_volume(vol['id'])
         self.assert_emulator_empty()
-        self.assertEqual([], sp_image.list_image_cache(self.sp_api))
+        self.assertEqual([], image_cache.list_image_cache(self.sp_api))
 
 
 class ImageCacheTest(_ImageTestBase):
@@ -163,7 +163,7 @@ class ImageCacheTest(_ImageTestBase):
         self.create_type('fast', {'storpool_template': 'ssd'})
         meta, data = self.add_image('qcow2')
         first = self.create_volume(3, imageRef=meta['id'])
-        entries = sp_image.list_image_cache(self.sp_api)
+        entries = image_cache.list_image_cache(self.sp_api)
         self.assertEqual(1, len(entries))
         snap = entries[0]['name']
         # The entry has the image's size; the volume the one asked for.
@@ -195,7 +195,7 @@ class ImageCacheTest(_ImageTestBase):
 
         # The cache entry blocks no delete, and may go while in use.
         self.delete_volume(first['id'])
-        self.assertEqual([snap], sp_image.purge_image_cache(self.sp_api))
+        self.assertEqual([snap], image_cache.purge_image_cache(self.sp_api))
         self.assertEqual(data, self.volume_bytes(second['id']))
         for vol in (second, third):
             self.delete_volume(vol['id'])
@@ -204,7 +204,7 @@ class ImageCacheTest(_ImageTestBase):
     def test_changed_image_data_invalidates_the_entry(self):
         meta, _data = self.add_image('raw')
         vol1 = self.create_volume(1, imageRef=meta['id'])
-        old = sp_image.list_image_cache(self.sp_api)
+        old = image_cache.list_image_cache(self.sp_api)
         self.assertEqual(1, len(old))
 
         # Same image id, new bytes (and so a new checksum).
@@ -214,14 +214,14 @@ class ImageCacheTest(_ImageTestBase):
                                  self.glance.data_path(_meta['id']))
         vol2 = self.create_volume(1, imageRef=meta['id'])
         self.assertEqual(new_data, self.volume_bytes(vol2['id']))
-        new = sp_image.list_image_cache(self.sp_api)
+        new = image_cache.list_image_cache(self.sp_api)
         self.assertEqual(1, len([e for e in new
                                  if e['image_id'] == meta['id']]))
         self.assertNotEqual(old[0]['name'], [
             e for e in new if e['image_id'] == meta['id']][0]['name'])
         for vol in (vol1, vol2):
             self.delete_volume(vol['id'])
-        sp_image.purge_image_cache(self.sp_api)
+        image_cache.purge_image_cache(self.sp_api)
         self.assert_emulator_empty()
 
     def test_cinder_stored_image_is_cloned(self):
@@ -236,7 +236,7 @@ class ImageCacheTest(_ImageTestBase):
                   if c.get('query') == 'VolumeCreate'][0]['body']
         self.assertEqual(self.vol_name(src['id']), create['baseOn'])
         self.assertEqual([], self.glance.downloads)
-        self.assertEqual([], sp_image.list_image_cache(self.sp_api))
+        self.assertEqual([], image_cache.list_image_cache(self.sp_api))
         for v in (vol, src):
             self.delete_volume(v['id'])
         self.assert_emulator_empty()
@@ -251,7 +251,7 @@ class CinderFlowImageTest(_ImageTestBase):
         meta, data = self.add_image('qcow2')
         vol = self.create_volume(1, imageRef=meta['id'])
         self.assertEqual(data, self.volume_bytes(vol['id']))
-        self.assertEqual([], sp_image.list_image_cache(self.sp_api))
+        self.assertEqual([], image_cache.list_image_cache(self.sp_api))
         # The driver's own attach went through the attach-state file.
         self.assertTrue(any('cinder-image' in line or 'Connected StorPool'
                             in line for line in self.log_handler.lines))
@@ -272,22 +272,22 @@ class ImageCacheLimitTest(_ImageTestBase):
         vols = [self.create_volume(1, imageRef=metas[0]['id']),
                 self.create_volume(1, imageRef=metas[1]['id'])]
         # Use image 0 again, long after its entry was written.
-        first = sp_image.list_image_cache(self.sp_api)
+        first = image_cache.list_image_cache(self.sp_api)
         self.assertEqual(2, len(first))
         self.driver._image_cache_touched.clear()
         entry0 = [e for e in first if e['image_id'] == metas[0]['id']][0]
         self.sp_api.snapshot_update(entry0['name'], {'tags': {
-            sp_image.TAG_IMAGE: metas[0]['id'], sp_image.TAG_USED: '1'}})
+            image_cache.TAG_IMAGE: metas[0]['id'], image_cache.TAG_USED: '1'}})
         self.sp_api.snapshot_update(
             [e for e in first if e['image_id'] == metas[1]['id']][0]['name'],
-            {'tags': {sp_image.TAG_USED: '2'}})
+            {'tags': {image_cache.TAG_USED: '2'}})
         vols.append(self.create_volume(1, imageRef=metas[0]['id']))
         # Image 2 is new: the cache is full, image 1 is the LRU one.
         vols.append(self.create_volume(1, imageRef=metas[2]['id']))
         cached = {e['image_id'] for e in
-                  sp_image.list_image_cache(self.sp_api)}
+                  image_cache.list_image_cache(self.sp_api)}
         self.assertEqual({metas[0]['id'], metas[2]['id']}, cached)
         for vol in vols:
             self.delete_volume(vol['id'])
-        self.assertEqual(2, len(sp_image.purge_image_cache(self.sp_api)))
+        self.assertEqual(2, len(image_cache.purge_image_cache(self.sp_api)))
         self.assert_emulator_empty()

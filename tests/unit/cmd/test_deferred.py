@@ -23,7 +23,7 @@ import time
 import ddt
 
 from storpool_openstack.cinder import deferred
-from storpool_openstack.cinder import image
+from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
@@ -73,7 +73,7 @@ class TestDeferred(base.CLITestCase):
         self.api.volume_create({'name': vol, 'size': GIB})
         self.api.snapshot_create(vol, {'name': names.snapshot_name(
             'snap-1', self.prefix)})
-        self.api.snapshot_create(vol, {'name': image.cache_snapshot_name(
+        self.api.snapshot_create(vol, {'name': image_cache.cache_snapshot_name(
             'img', 'abc', self.prefix)})
         self.api.snapshot_create(vol, {'name': deferred.snapshot_name(
             'other', 'other', 5)})

@@ -23,7 +23,7 @@ import json
 import ddt
 
 from storpool_openstack.cinder import deferred
-from storpool_openstack.cinder import image
+from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
@@ -58,11 +58,11 @@ class TestImageCache(base.CLITestCase):
     def cache(self, image_id: str, data_hash: str, last_used: int | None,
               size: int = GIB, clones: int = 0) -> str:
         """An entry as _image_cache_add makes it, and volumes from it."""
-        digest = image.image_hash({'os_hash_value': data_hash})
-        snap = image.cache_snapshot_name(image_id, digest, self.prefix)
-        tags = {image.TAG_IMAGE: image_id, image.TAG_HASH: digest}
+        digest = image_cache.image_hash({'os_hash_value': data_hash})
+        snap = image_cache.cache_snapshot_name(image_id, digest, self.prefix)
+        tags = {image_cache.TAG_IMAGE: image_id, image_cache.TAG_HASH: digest}
         if last_used is not None:
-            tags[image.TAG_USED] = str(last_used)
+            tags[image_cache.TAG_USED] = str(last_used)
         self.api.snapshot_create(self.volume(size),
                                  {'name': snap, 'tags': tags})
         for _ in range(clones):
@@ -75,7 +75,7 @@ class TestImageCache(base.CLITestCase):
         self.api.snapshot_create(vol, {'name': names.snapshot_name(
             'snap-1', self.prefix)})
         deferred.defer(self.api, vol, 'vol-x', self.prefix, now=T0)
-        self.api.snapshot_create(vol, {'name': image.cache_snapshot_name(
+        self.api.snapshot_create(vol, {'name': image_cache.cache_snapshot_name(
             IMG_A, 'abc', 'other')})
 
     def snapshots(self) -> list[str]:
@@ -187,7 +187,8 @@ class TestImageCache(base.CLITestCase):
         self.assertEqual((False, 0), (data['dry_run'], data['remaining']))
         self.assertEqual([snap_c, snap_a, snap_b],
                          [e['name'] for e in data['removed']])
-        self.assertEqual([], image.list_image_cache(self.api, self.prefix))
+        self.assertEqual([],
+                         image_cache.list_image_cache(self.api, self.prefix))
         self.assertEqual(3, len(self.snapshots()))  # the noise
 
     @ddt.data((), ('--keep', '2'), ('--image', IMG_A),

@@ -1,0 +1,112 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The driver's image cache: names, tags, listing and purging.
+
+A cached image is a StorPool snapshot
+`<prefix>--image--<hash>--snapshot-<image id>`; every later volume from
+that image is a copy-on-write child of it. Kept apart from `image` (which
+needs Cinder) so that the operator's CLI can use it anywhere.
+"""
+
+from oslo_log import log as logging
+
+from storpool_openstack.common import exception as sp_exception
+from storpool_openstack.common import names
+
+LOG = logging.getLogger(__name__)
+
+SNAP_IMAGE = 'image'
+TAG_IMAGE = 'image'
+TAG_HASH = 'imghash'
+TAG_USED = 'lastuse'
+HASH_LEN = 16
+# A cache hit writes its "last used" tag at most this often, so that the
+# usual hit is a single VolumeCreate call.
+LRU_RESOLUTION = 600
+
+
+def image_hash(image_meta: dict) -> str | None:
+    """A short, name-safe digest of the image data, or None if unknown."""
+    value = image_meta.get('os_hash_value') or image_meta.get('checksum')
+    if not value:
+        return None
+    value = ''.join(c for c in str(value).lower() if c.isalnum())
+    return value[:HASH_LEN] or None
+
+
+def cache_snapshot_name(image_id: str, digest: str,
+                        prefix: str = names.DEFAULT_PREFIX) -> str:
+    return names.snapshot_name(image_id, prefix, kind=SNAP_IMAGE,
+                               more=digest)
+
+
+def parse_cache_name(name: str, prefix: str) -> tuple[str, str] | None:
+    """(image id, hash) of an image cache snapshot name, else None."""
+    parsed = names.parse_snapshot_name(name, prefix)
+    if not parsed or parsed[0] != SNAP_IMAGE or not parsed[1]:
+        return None
+    return parsed[2], parsed[1]
+
+
+def list_image_cache(api, prefix: str = names.DEFAULT_PREFIX) -> list[dict]:
+    """The cached image snapshots, least recently used first.
+
+    Each entry: name, image_id, hash, last_used (epoch seconds or 0),
+    size (bytes).
+    """
+    entries = []
+    for snap in api.snapshots_list():
+        parsed = parse_cache_name(snap.get('name', ''), prefix)
+        if parsed is None:
+            continue
+        tags = snap.get('tags') or {}
+        try:
+            last_used = int(tags.get(TAG_USED, 0))
+        except ValueError:
+            last_used = 0
+        entries.append({'name': snap['name'], 'image_id': parsed[0],
+                        'hash': parsed[1], 'last_used': last_used,
+                        'size': snap.get('size')})
+    entries.sort(key=lambda entry: (entry['last_used'], entry['name']))
+    return entries
+
+
+def purge_image_cache(api, prefix: str = names.DEFAULT_PREFIX, *,
+                      image_id: str | None = None, keep: int = 0,
+                      dry_run: bool = False) -> list[str]:
+    """Delete cached image snapshots; return the names deleted.
+
+    With image_id, only that image's entries; with keep=N, the N most
+    recently used entries stay; with dry_run, nothing is deleted and the
+    names that would be are returned. Volumes made from an entry keep
+    working: StorPool frees the snapshot's data only when its last child
+    is gone.
+    """
+    entries = list_image_cache(api, prefix)
+    if image_id is not None:
+        entries = [e for e in entries if e['image_id'] == image_id]
+    if keep > 0:
+        entries = entries[:-keep] if len(entries) > keep else []
+    if dry_run:
+        return [entry['name'] for entry in entries]
+    deleted = []
+    for entry in entries:
+        try:
+            api.snapshot_delete(entry['name'])
+        except sp_exception.NotFound:
+            continue
+        deleted.append(entry['name'])
+        LOG.info('Image cache: deleted %s (image %s)', entry['name'],
+                 entry['image_id'])
+    return deleted

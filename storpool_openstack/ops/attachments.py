@@ -123,7 +123,12 @@ def _require_file(path: str) -> None:
             f'"storpool-openstack setup-host" as root', path=path)
 
 
-def read_entries(path: str, lock_timeout: float = 10.0) -> dict:
+# A connector holds the lock while StorPool attaches a volume (up to its
+# device_timeout plus api_timeout); wait out such an attach, not fail.
+LOCK_TIMEOUT = 60.0
+
+
+def read_entries(path: str, lock_timeout: float = LOCK_TIMEOUT) -> dict:
     """The entries of the attach-state file, read under its lock."""
     _require_file(path)
     return attach_state.AttachState(path, lock_timeout=lock_timeout).entries()
@@ -185,7 +190,8 @@ class AttachmentsView:
         _require_file(self.path)
         # A corrupt file is rebuilt from StorPool's view, not emptied.
         state = attach_state.AttachState(
-            self.path, rebuild=lambda: attach_state.entries_from_attachments(
+            self.path, lock_timeout=LOCK_TIMEOUT,
+            rebuild=lambda: attach_state.entries_from_attachments(
                 self.api, self.our_id, self.cfg.volume_prefix))
         progress: output.Progress | None = None
 

@@ -48,6 +48,8 @@ from cinder import exception as cinder_exception
 from cinder.i18n import _
 from cinder.image import image_utils
 from cinder import utils as cinder_utils
+from cinder.volume import throttling
+from cinder.volume import volume_utils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import excutils
@@ -194,6 +196,35 @@ def _download(chunks: typing.Iterable[bytes], path: str) -> None:
             done += len(chunk)
             if done % YIELD_EVERY < len(chunk):
                 time.sleep(0)
+
+
+def _convert_to_device(source: str, dest: str, src_format: str | None,
+                       image_id: str, info) -> None:
+    """Cinder's convert_image to raw, with out-of-order writes (-W).
+
+    qemu-img writes a raw block device faster when it may write out of
+    order (1 GiB qcow2 with 512 MiB of data into a loop device, three
+    alternating runs: 0.25-0.29 s against 0.33-0.53 s), and its
+    documentation recommends -W for raw block devices; Cinder never passes
+    it. The format checks, the throttling, O_DIRECT and running as root
+    stay Cinder's.
+    """
+    image_utils.check_image_format(source, src_format, image_id, info)
+    throttle = throttling.Throttle.get_default()
+    with throttle.subcommand(source, dest) as throttle_cmd:
+        cmd = list(throttle_cmd['prefix'])
+        cmd += ['qemu-img', 'convert', '-O', 'raw', '-W']
+        if (cinder_utils.is_blk_device(dest) and
+                volume_utils.check_for_odirect_support(source, dest,
+                                                       'oflag=direct')):
+            cmd += ['-t', 'none']
+        if (src_format or '').lower() not in ('', 'ami'):
+            cmd += ['-f', src_format]  # never let qemu-img guess
+        cmd += [source, dest]
+        started = time.monotonic()
+        cinder_utils.execute(*cmd, run_as_root=True)
+    LOG.debug('Image %s converted to raw in %.1f s', image_id,
+              time.monotonic() - started)
 
 
 class _BlockWriter:
@@ -614,10 +645,10 @@ class ImageMixin:
                                            image_id)
             with _Progress(what, info.virtual_size,
                            lambda: _sysfs_written(path)):
-                image_utils.convert_image(
-                    tmp, path, 'raw',
-                    src_format=image_utils.fixup_disk_format(disk_format),
-                    image_id=image_id, data=info)
+                _convert_to_device(
+                    tmp, path,
+                    image_utils.fixup_disk_format(disk_format),
+                    image_id, info)
 
     # The cache entries
 

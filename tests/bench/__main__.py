@@ -20,6 +20,7 @@ unless a benchmark could not run at all.
 
 import argparse
 import importlib
+import logging
 import sys
 import time
 import traceback
@@ -43,7 +44,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m tests.bench')
     parser.add_argument('only', nargs='*',
                         help='run only these modules (e.g. bench_driver)')
+    parser.add_argument('-v', '--verbose', action='store_true',
+                        help="keep the package's INFO log lines")
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # One log line per attach would bury the results.
+        logging.getLogger('storpool_openstack').setLevel(logging.WARNING)
     failed = []
     started = time.perf_counter()
     for name in MODULES:

@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                     'shows the entries, least recently used first, with '
                     'the number of volumes made from each; "purge" '
                     'deletes entries (volumes made from them keep '
-                    'working). Needs Cinder importable.')
+                    'working).')
     cache.add_argument('action', nargs='?', choices=('list', 'purge'),
                        default='list', help='list (default) or purge')
     _add_storpool_args(cache, attach_state=False)

@@ -28,8 +28,7 @@ from typing import Callable, Iterable
 from oslo_log import log as logging
 
 from storpool_openstack import attach_state
-from storpool_openstack.common import api as sp_api
-from storpool_openstack.common import config as sp_config
+from storpool_openstack.ops import client
 from storpool_openstack.ops import output
 
 LOG = logging.getLogger(__name__)
@@ -165,13 +164,12 @@ class AttachmentsView:
                  attach_state_file: str | None = None,
                  api_timeout: float = 30.0, api_retries: int = 1,
                  secret_sink: Callable[[str], None] = lambda _s: None):
-        self.cfg = sp_config.load(section, config_file=config_file,
-                                  config_dir=config_dir, use_env=False)
-        secret_sink(self.cfg.auth_token)
+        self.cfg, self.api = client.connect(
+            config_file=config_file, config_dir=config_dir, section=section,
+            api_timeout=api_timeout, api_retries=api_retries,
+            secret_sink=secret_sink)
         self.our_id = self.cfg.our_id
         self.path = attach_state_file or DEFAULT_ATTACH_STATE_FILE
-        self.api = sp_api.from_config(self.cfg, timeout=api_timeout,
-                                      retries=api_retries, retry_delay=0.5)
 
     def describe(self) -> str:
         return (f'attach-state {self.path}, StorPool client '

@@ -29,9 +29,8 @@ from typing import Callable
 from oslo_log import log as logging
 
 from storpool_openstack.cinder import deferred
-from storpool_openstack.common import api as sp_api
-from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception
+from storpool_openstack.ops import client
 from storpool_openstack.ops import image_cache
 
 LOG = logging.getLogger(__name__)
@@ -157,12 +156,11 @@ class DeferredView:
             self.hours = hours_from_cinder_conf(cinder_conf, backend)
         else:
             self.hours = Hours(None, 'unknown; pass --hours N')
-        self.cfg = sp_config.load(section, config_file=config_file,
-                                  config_dir=config_dir, use_env=False)
-        secret_sink(self.cfg.auth_token)
+        self.cfg, self.api = client.connect(
+            config_file=config_file, config_dir=config_dir, section=section,
+            api_timeout=api_timeout, api_retries=api_retries,
+            secret_sink=secret_sink)
         self.prefix = self.cfg.volume_prefix
-        self.api = sp_api.from_config(self.cfg, timeout=api_timeout,
-                                      retries=api_retries, retry_delay=0.5)
 
     def describe(self) -> str:
         if self.hours.value is None:

@@ -28,7 +28,7 @@ from oslo_log import log as logging
 
 from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
-from storpool_openstack.common import config as sp_config
+from storpool_openstack.ops import client
 
 LOG = logging.getLogger(__name__)
 
@@ -124,12 +124,11 @@ class ImageCacheView:
                  config_dir: str | None = None, section: str | None = None,
                  api_timeout: float = 30.0, api_retries: int = 1,
                  secret_sink: Callable[[str], None] = lambda _s: None):
-        self.cfg = sp_config.load(section, config_file=config_file,
-                                  config_dir=config_dir, use_env=False)
-        secret_sink(self.cfg.auth_token)
+        self.cfg, self.api = client.connect(
+            config_file=config_file, config_dir=config_dir, section=section,
+            api_timeout=api_timeout, api_retries=api_retries,
+            secret_sink=secret_sink)
         self.prefix = self.cfg.volume_prefix
-        self.api = sp_api.from_config(self.cfg, timeout=api_timeout,
-                                      retries=api_retries, retry_delay=0.5)
 
     def describe(self) -> str:
         return (f'image cache of volume prefix "{self.prefix}", StorPool '

@@ -23,7 +23,7 @@ user needs.  `compare` works on plain data so that both `attachments` and
 
 import dataclasses
 import os
-from typing import Callable, Iterable
+from typing import Iterable
 
 from oslo_log import log as logging
 
@@ -159,15 +159,10 @@ def format_table(rows: list[Row], heading: str) -> list[str]:
 class AttachmentsView:
     """The `attachments` subcommand's data: config, API, state file."""
 
-    def __init__(self, *, config_file: str | None = None,
-                 config_dir: str | None = None, section: str | None = None,
-                 attach_state_file: str | None = None,
-                 api_timeout: float = 30.0, api_retries: int = 1,
-                 secret_sink: Callable[[str], None] = lambda _s: None):
-        self.cfg, self.api = client.connect(
-            config_file=config_file, config_dir=config_dir, section=section,
-            api_timeout=api_timeout, api_retries=api_retries,
-            secret_sink=secret_sink)
+    def __init__(self, *, attach_state_file: str | None = None,
+                 **storpool):
+        """`storpool`: the arguments of `client.connect`."""
+        self.cfg, self.api = client.connect(**storpool)
         self.our_id = self.cfg.our_id
         self.path = attach_state_file or DEFAULT_ATTACH_STATE_FILE
 

@@ -24,7 +24,6 @@ Cinder reads it).
 import configparser
 import dataclasses
 import os
-from typing import Callable
 
 from oslo_log import log as logging
 
@@ -144,22 +143,17 @@ class Row:
 class DeferredView:
     """The `deferred` subcommand's data: config, API, the retention."""
 
-    def __init__(self, *, config_file: str | None = None,
-                 config_dir: str | None = None, section: str | None = None,
-                 hours: int | None = None, cinder_conf: str | None = None,
-                 backend: str | None = None, api_timeout: float = 30.0,
-                 api_retries: int = 1,
-                 secret_sink: Callable[[str], None] = lambda _s: None):
+    def __init__(self, *, hours: int | None = None,
+                 cinder_conf: str | None = None, backend: str | None = None,
+                 **storpool):
+        """`storpool`: the arguments of `client.connect`."""
         if hours is not None:
             self.hours = Hours(hours, '--hours')
         elif cinder_conf:
             self.hours = hours_from_cinder_conf(cinder_conf, backend)
         else:
             self.hours = Hours(None, 'unknown; pass --hours N')
-        self.cfg, self.api = client.connect(
-            config_file=config_file, config_dir=config_dir, section=section,
-            api_timeout=api_timeout, api_retries=api_retries,
-            secret_sink=secret_sink)
+        self.cfg, self.api = client.connect(**storpool)
         self.prefix = self.cfg.volume_prefix
 
     def describe(self) -> str:

@@ -22,7 +22,6 @@ them is gone, so a purge frees space only for entries with none).
 
 import dataclasses
 import time
-from typing import Callable
 
 from oslo_log import log as logging
 
@@ -120,14 +119,9 @@ class _OneSnapshotsList:
 class ImageCacheView:
     """The `image-cache` subcommand's data: config, API, the cache."""
 
-    def __init__(self, *, config_file: str | None = None,
-                 config_dir: str | None = None, section: str | None = None,
-                 api_timeout: float = 30.0, api_retries: int = 1,
-                 secret_sink: Callable[[str], None] = lambda _s: None):
-        self.cfg, self.api = client.connect(
-            config_file=config_file, config_dir=config_dir, section=section,
-            api_timeout=api_timeout, api_retries=api_retries,
-            secret_sink=secret_sink)
+    def __init__(self, **storpool):
+        """`storpool`: the arguments of `client.connect`."""
+        self.cfg, self.api = client.connect(**storpool)
         self.prefix = self.cfg.volume_prefix
 
     def describe(self) -> str:

@@ -171,6 +171,10 @@ class StorPoolAPI:
     def services_list(self) -> dict:
         return self._call('servicesList')
 
+    def clients_config_dump(self) -> list[dict]:
+        """Every client the cluster knows, with its configuration status."""
+        return self._call('clientsConfigDump')
+
 
 def from_config(cfg: sp_config.StorPoolConfig, **kwargs) -> StorPoolAPI:
     """Build the client; kwargs as StorPoolAPI's (timeout, retries...)."""

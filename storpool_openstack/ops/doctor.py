@@ -142,7 +142,8 @@ class Doctor:
 
     def run(self) -> Report:
         for func in (self.check_config, self.check_our_id, self.check_api,
-                     self.check_cinder_conf, self.check_templates,
+                     self.check_client, self.check_cinder_conf,
+                     self.check_templates,
                      self.check_attach_file, self.check_attach_sync,
                      self.check_devices, self.check_qemu_img,
                      self.check_nova):
@@ -245,6 +246,36 @@ class Doctor:
         return Check('api', title, PASS,
                      f'{self.cfg.endpoint} answers and accepts the token '
                      f'({len(templates)} template(s))')
+
+    def check_client(self) -> Check:
+        title = 'this host in the StorPool cluster'
+        if not self.api_ok or self.our_id is None:
+            return Check('client', title, SKIP,
+                         'needs a working StorPool API and SP_OURID')
+        clients = {c['id']: c for c in self.api.clients_config_dump()}
+        ours = clients.get(self.our_id)
+        if ours is None:
+            known = ', '.join(str(cid) for cid in sorted(clients)) or 'none'
+            return Check('client', title, FAIL,
+                         f'client id {self.our_id} (SP_OURID) is not a '
+                         f'client of the cluster at {self.cfg.endpoint}; '
+                         f'its clients are: {known}',
+                         f'set SP_OURID in {_files(self.cfg)} to this '
+                         f'host\'s StorPool client id, or add this host '
+                         f'to the cluster ("storpool client status" on a '
+                         f'StorPool node lists them)')
+        status = ours.get('configStatus')
+        if status != 'ok':
+            return Check('client', title, FAIL,
+                         f'client {self.our_id} is known to the cluster '
+                         f'but its configuration status is "{status}": '
+                         f'volumes cannot be attached to it',
+                         'start the StorPool block client on this host '
+                         '("systemctl start storpool_block") and check '
+                         '"storpool client status"')
+        return Check('client', title, PASS,
+                     f'client {self.our_id} is known to the cluster and '
+                     f'its configuration is up to date')
 
     # cinder.conf and templates
 

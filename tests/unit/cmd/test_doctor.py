@@ -86,7 +86,7 @@ class TestDoctor(base.CLITestCase):
         self.assertEqual(0, res.code, res)
         self.assertEqual(
             {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
-             'cinder-conf': 'pass', 'templates': 'pass',
+             'client': 'pass', 'cinder-conf': 'pass', 'templates': 'pass',
              'attach-file': 'pass', 'attach-sync': 'pass',
              'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
             {n: c['status'] for n, c in checks.items()})
@@ -95,18 +95,19 @@ class TestDoctor(base.CLITestCase):
         # The doctor only reads: the templates list, the attachments and
         # the names of volumes and snapshots.
         self.assertEqual(
-            ['VolumeTemplatesList', 'VolumeTemplatesList', 'VolumesList',
-             'SnapshotsList', 'AttachmentsList'],
+            ['VolumeTemplatesList', 'ClientsConfigDump',
+             'VolumeTemplatesList', 'VolumesList', 'SnapshotsList',
+             'AttachmentsList'],
             [c['query'] for c in self.emu.control.calls()])
 
     def test_human_output(self):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(11, len(lines), res)
+        self.assertEqual(12, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
-                            for line in lines[:10]), res)
-        self.assertEqual('10 passed, 0 failed, 0 skipped: all good',
+                            for line in lines[:11]), res)
+        self.assertEqual('11 passed, 0 failed, 0 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):
@@ -119,6 +120,7 @@ class TestDoctor(base.CLITestCase):
         self.assertIn('SP_AUTH_TOKEN in ' + self.conf, check['fix'])
         self.assertEqual('skip', checks['templates']['status'])
         self.assertEqual('skip', checks['attach-sync']['status'])
+        self.assertEqual('skip', checks['client']['status'])
 
     def test_unknown_template(self):
         self.cinder_conf = self.write_cinder_conf(storpool_template='nope')
@@ -211,6 +213,29 @@ class TestDoctor(base.CLITestCase):
         self.assertEqual(0, res.code, res)
         self.assertIn('(section [compute-7])', checks['our-id']['message'])
 
+    def test_our_id_not_a_cluster_client(self):
+        self.conf = self.write('storpool.conf', open(self.conf).read().replace(
+            'SP_OURID=1\n', 'SP_OURID=9\n'))
+        res, checks = self.doctor()
+        check = self.assert_only_failure('client', checks, res)
+        self.assertEqual(
+            f'client id 9 (SP_OURID) is not a client of the cluster at '
+            f'http://127.0.0.1:{self.emu.port}; its clients are: 1',
+            check['message'])
+        self.assertIn('set SP_OURID in ' + self.conf, check['fix'])
+
+    def test_our_client_down(self):
+        # The emulator's own client always runs: this host is client 5.
+        self.emu.control.set_client(5, 'down')
+        self.conf = self.write('storpool.conf', open(self.conf).read().replace(
+            'SP_OURID=1\n', 'SP_OURID=5\n'))
+        res, checks = self.doctor()
+        check = self.assert_only_failure('client', checks, res)
+        self.assertEqual(
+            'client 5 is known to the cluster but its configuration status '
+            'is "down": volumes cannot be attached to it', check['message'])
+        self.assertIn('systemctl start storpool_block', check['fix'])
+
     def test_no_config(self):
         self.conf = os.path.join(self.tmp, 'absent.conf')
         res, checks = self.doctor()
@@ -218,7 +243,7 @@ class TestDoctor(base.CLITestCase):
         self.assertEqual('fail', checks['config']['status'])
         self.assertIn(f'{self.conf} does not exist',
                       checks['config']['message'])
-        for name in ('our-id', 'api', 'templates', 'attach-sync'):
+        for name in ('our-id', 'api', 'client', 'templates', 'attach-sync'):
             self.assertEqual('skip', checks[name]['status'], name)
 
     def test_api_unreachable(self):

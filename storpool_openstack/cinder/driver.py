@@ -556,8 +556,9 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         try:
             status = self._api.templates_status()
             disks = self._api.disks_list()
-            pool.update(sp_stats.pool_capacity(disks, status,
-                                               self._replication()))
+            pool.update(sp_stats.pool_capacity(
+                disks, status, self._replication(),
+                all_templated=bool(self._opt('storpool_template'))))
         except sp_exc.StorPoolError as err:
             # The manager calls this from init_host outside its error
             # handling: report an unusable pool instead of raising.

@@ -33,7 +33,10 @@ storpool_opts = [
                help='The StorPool template of volumes whose volume type '
                     'names no template (extra spec storpool_template). '
                     'When unset, such volumes get the replication of '
-                    'storpool_replication instead.'),
+                    'storpool_replication instead. When set, every volume '
+                    'of the backend has a template and the pool reports '
+                    'the templates\' provisioned capacity to the '
+                    'scheduler (otherwise Cinder counts its own).'),
     cfg.IntOpt('storpool_replication',
                default=3, min=1, max=3,
                help='The number of copies StorPool keeps of a volume that '

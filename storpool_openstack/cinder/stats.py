@@ -23,12 +23,17 @@ VolumeTemplatesStatus gives, per template, StorPool's own estimate of the
 client data capacity and free space (``stored``: placement groups and
 replication already accounted for) and the bytes provisioned to its
 volumes; these appear per template in the pool's ``storpool_templates``
-capability.  The pool reports no ``provisioned_capacity_gb``: the
-templates do not count volumes made without one (the default, with
-storpool_replication), so their sum would tell the scheduler that nothing
-is provisioned and max_over_subscription_ratio would never apply.
-Without it Cinder takes its own allocated_capacity_gb of the pool, which
-counts every volume of this backend.
+capability.
+
+``provisioned_capacity_gb`` is the sum of the templates' provisioned bytes
+when the backend has a default template (``storpool_template``): every
+volume it makes then has a template, and the sum also counts the volumes
+others made in the same templates, which share the same disks.  Without a
+default template the volumes of untyped volume types have none, no
+template status counts them, and the sum would tell the scheduler that
+nothing is provisioned (max_over_subscription_ratio would never apply):
+the pool then reports no figure and Cinder takes its own
+allocated_capacity_gb, which counts every volume of this backend.
 """
 
 from typing import Any
@@ -70,15 +75,23 @@ def templates_space(status: list[dict]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def pool_capacity(disks: dict, status: list[dict],
-                  replication: int) -> dict[str, Any]:
-    """The capacity keys of the pool (see the module docstring)."""
+def pool_capacity(disks: dict, status: list[dict], replication: int, *,
+                  all_templated: bool) -> dict[str, Any]:
+    """The capacity keys of the pool (see the module docstring).
+
+    ``all_templated``: every volume of the backend has a template (it
+    has a default one), so the templates' sum is what it provisioned.
+    """
     total, used, free = cluster_space(disks)
     per_template = templates_space(status)
-    return {
+    keys = {
         'total_capacity_gb': _gib(total / replication),
         'free_capacity_gb': _gib(free / replication),
         'storpool_raw_used_gb': _gib(used),
         'storpool_template': sorted(per_template),
         'storpool_templates': per_template,
     }
+    if all_templated:
+        keys['provisioned_capacity_gb'] = round(sum(
+            t['provisioned_capacity_gb'] for t in per_template.values()), 2)
+    return keys

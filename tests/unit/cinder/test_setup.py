@@ -136,8 +136,10 @@ class StatsTestCase(base.DriverTestCase):
         self.assertEqual(multiattach, pool['multiattach'])
         self.assertEqual(3.0, pool['storpool_templates']['ssd'][
             'provisioned_capacity_gb'])
-        # The scheduler's provisioned capacity is Cinder's own count of
-        # the pool (the volume manager adds allocated_capacity_gb).
+        # No default template: untyped volumes would have none and no
+        # template would count them, so the scheduler's provisioned
+        # capacity is Cinder's own count of the pool (the volume manager
+        # adds allocated_capacity_gb).
         self.assertNotIn('provisioned_capacity_gb', pool)
         # Imported here: it needs the objects Cinder's test base registers.
         from cinder.scheduler import host_manager
@@ -288,11 +290,28 @@ class TwoClustersTestCase(base.DriverTestCase):
         self.assertEqual(0.0, sum(
             t['provisioned_capacity_gb']
             for t in stats_a['pools'][0]['storpool_templates'].values()))
-        for stats in (stats_a, stats_b):
-            self.assertNotIn('provisioned_capacity_gb', stats['pools'][0])
+        self.assertNotIn('provisioned_capacity_gb', stats_a['pools'][0])
+        # Backend B has a default template: all its volumes have one, and
+        # the templates' sum (with volumes made outside OpenStack in them)
+        # is what the scheduler weighs against max_over_subscription_ratio.
+        self.assertEqual(2.0, stats_b['pools'][0]['provisioned_capacity_gb'])
         drv_a.delete_volume(vol_a)
         drv_b.delete_volume(vol_b)
         self.assertEqual({}, self.state(emu_a)['volumes'])
         self.assertEqual({}, self.state(emu_b)['volumes'])
         self.assertEqual(['VolumeCreate', 'VolumeTemplatesStatus',
                           'DisksList', 'VolumeDelete'], self.queries(emu_b))
+        # A volume made outside OpenStack in one of the templates counts:
+        # it takes the same disks' space.
+        drv_b._api.volume_create({'name': 'not-openstack', 'size': 5 << 30,
+                                  'template': 'hdd'})
+        stats_b = drv_b.get_volume_stats(True)
+        self.assertEqual(5.0, stats_b['pools'][0]['provisioned_capacity_gb'])
+        from cinder.scheduler import host_manager
+        state = host_manager.PoolState(f'{base.HOST}@sp-b', None, {},
+                                       'default')
+        state.update_from_volume_capability(
+            dict(stats_b['pools'][0], allocated_capacity_gb=0,
+                 timestamp=timeutils.utcnow()))
+        self.assertEqual(5.0, state.provisioned_capacity_gb)
+        drv_b._api.volume_delete('not-openstack')

@@ -87,7 +87,6 @@ POOL = 'default'
 UNMANAGED = 'unmanaged'
 CLIENT_ID_KEY = 'storpool_client_id'
 REAP_INTERVAL = 300.0
-MIGRATION_TEMP = '--temp--mig'
 
 
 def _gib(nbytes: int) -> int:
@@ -414,45 +413,31 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def update_migrated_volume(self, ctxt: Any, volume: Any,
                                new_volume: Any,
                                original_volume_status: str) -> dict:
-        """Give the migrated data the original name (one rename).
+        """Give the migrated data the volume's own name (one rename).
 
-        If the original is still there, swap the two names through a
-        temporary one; if a rename fails, keep the new name through
-        Cinder's _name_id.
+        The target is the name of `volume.id`, the name Cinder uses once
+        `_name_id` is cleared. If that name is taken, it is the source
+        itself in this same cluster (Cinder deletes it afterwards through
+        the other record, which then names `volume.id`): the data keeps
+        its new name through `_name_id`, and so it does if the rename
+        fails. Never swap the two names: that record would then delete
+        the migrated data.
         """
-        orig = self._vol_name(volume)
+        orig = names.volume_name(volume.id, self._prefix)
         new = self._vol_name(new_volume)
         fallback = {'_name_id': new_volume.name_id}
         try:
             self._api.volume_update(new, {'rename': orig})
-            return {'_name_id': None}
         except sp_exc.AlreadyExists:
-            pass
+            LOG.info('Volume %(id)s: %(orig)s (the migration source) is '
+                     'still there; the migrated data keeps the name '
+                     '%(new)s', {'id': volume.id, 'orig': orig, 'new': new})
+            return fallback
         except sp_exc.StorPoolError as err:
             LOG.warning('Could not rename %(new)s to %(orig)s (%(err)s); '
                         'volume %(id)s keeps the new name', {
                             'new': new, 'orig': orig, 'err': err,
                             'id': volume.id})
-            return fallback
-        temp = orig + MIGRATION_TEMP
-        steps = ((orig, temp), (new, orig), (temp, new))
-        done: list[tuple[str, str]] = []
-        try:
-            for src, dst in steps:
-                self._api.volume_update(src, {'rename': dst})
-                done.append((src, dst))
-        except sp_exc.StorPoolError as err:
-            LOG.warning('Could not swap %(new)s and %(orig)s (%(err)s); '
-                        'volume %(id)s keeps the new name', {
-                            'new': new, 'orig': orig, 'err': err,
-                            'id': volume.id})
-            for src, dst in reversed(done):
-                try:
-                    self._api.volume_update(dst, {'rename': src})
-                except sp_exc.StorPoolError as undo_err:
-                    LOG.error('Could not rename %(dst)s back to %(src)s: '
-                              '%(err)s', {'dst': dst, 'src': src,
-                                          'err': undo_err})
             return fallback
         return {'_name_id': None}
 

@@ -59,9 +59,11 @@ import time
 from typing import Any
 
 from cinder.common import constants
+from cinder import context as cinder_context
 from cinder import exception
 from cinder.i18n import _
 from cinder import interface
+from cinder import objects
 from cinder.volume import driver
 from cinder.volume import volume_utils
 from oslo_config import cfg
@@ -660,8 +662,13 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     # Manage and unmanage
 
-    def _find(self, existing_ref: dict, *, snapshot: bool) -> dict:
-        """The StorPool object that `source-name`/`source-id` names."""
+    def _find(self, existing_ref: dict, own_id: str, *,
+              snapshot: bool) -> dict:
+        """The StorPool object that `source-name`/`source-id` names.
+
+        Refused if it is another Cinder object's (`own_id` is the id of
+        the one being managed).
+        """
         kind = 'snapshot' if snapshot else 'volume'
         ref = (existing_ref or {}).get('source-name')
         gid = (existing_ref or {}).get('source-id')
@@ -687,23 +694,52 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                     'kind': kind, 'ref': ref})
         except sp_exc.StorPoolError as err:
             raise to_cinder(err, f'look up {kind} {ref} to manage it as')
+        owner = self._owner(found['name'], own_id, snapshot=snapshot)
+        if owner is not None:
+            raise exception.ManageExistingAlreadyManaged(
+                volume_ref=_('%(name)s (it holds Cinder %(kind)s %(owner)s)')
+                % {'name': found['name'], 'kind': kind, 'owner': owner})
         return found
+
+    def _owner(self, name: str, own_id: str, *,
+               snapshot: bool) -> str | None:
+        """The other Cinder volume/snapshot whose StorPool object it is.
+
+        Managing it would rename it away from under that one.
+        """
+        ctxt = cinder_context.get_admin_context()
+        if snapshot:
+            parsed = names.parse_snapshot_name(name, self._prefix)
+            if parsed is None or parsed[0] != names.SNAP_CINDER or \
+                    parsed[2] == own_id:
+                return None
+            return parsed[2] if objects.Snapshot.exists(ctxt, parsed[2]) \
+                else None
+        vid = names.parse_volume_name(name, self._prefix)
+        if vid is None or vid == own_id:
+            return None
+        if objects.Volume.exists(ctxt, vid):
+            return vid
+        users = objects.VolumeList.get_all(ctxt, filters={'_name_id': vid},
+                                           limit=1)
+        return users[0].id if users else None
 
     def manage_existing_get_size(self, volume: Any,
                                  existing_ref: dict) -> int:
-        return _gib(self._find(existing_ref, snapshot=False)['size'])
+        found = self._find(existing_ref, volume.id, snapshot=False)
+        return _gib(found['size'])
 
     def manage_existing(self, volume: Any, existing_ref: dict) -> None:
         """One VolumeUpdate: our name, the type's policy, whole GiB."""
-        found = self._find(existing_ref, snapshot=False)
+        found = self._find(existing_ref, volume.id, snapshot=False)
         name = self._vol_name(volume)
         if found['name'] == name:
             return
         parsed = names.parse_volume_name(found['name'], self._prefix)
         if parsed is not None and parsed != volume.id:
-            LOG.warning('Managing %(name)s, which looks like the volume of '
-                        'Cinder volume %(other)s', {'name': found['name'],
-                                                    'other': parsed})
+            LOG.warning('Managing %(name)s, which was the volume of Cinder '
+                        'volume %(other)s (no longer in Cinder)',
+                        {'name': found['name'], 'other': parsed})
         size_gb = _gib(found['size'])
         pol = self._volume_policy(volume, size_gb)
         desc = policy.update_fields(policy.Policy(), pol,
@@ -734,11 +770,12 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     def manage_existing_snapshot_get_size(self, snapshot: Any,
                                           existing_ref: dict) -> int:
-        return _gib(self._find(existing_ref, snapshot=True)['size'])
+        found = self._find(existing_ref, snapshot.id, snapshot=True)
+        return _gib(found['size'])
 
     def manage_existing_snapshot(self, snapshot: Any,
                                  existing_ref: dict) -> None:
-        found = self._find(existing_ref, snapshot=True)
+        found = self._find(existing_ref, snapshot.id, snapshot=True)
         name = self._snap_name(snapshot)
         if found['name'] == name:
             return

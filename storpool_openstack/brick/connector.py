@@ -33,6 +33,12 @@ Connection properties (``connection_info['data']``) it accepts:
     Used by disconnect when no name is given: both
     ``<dev_root>/storpool/<name>`` and the ``<dev_root>/storpool-byid/
     <globalId>`` path that os-brick's in-tree connector returned.
+``storpool_legacy_user``
+    True when this user may still be recorded as os-brick <= 6.8 (through
+    AttachDB) recorded every attach of a Cinder volume:
+    ``brick-<client_id>-<volume id>``. Its disconnect then removes that
+    record too, or a volume attached before an upgrade would never be
+    detached. The Nova driver sets it.
 
 Every attach of a volume on this host by one user is recorded in the
 attach-state file under a request id, and StorPool detaches the volume only
@@ -85,7 +91,10 @@ PROP_NAME = 'storpool_name'
 PROP_SNAPSHOT_NAME = 'storpool_snapshot'
 PROP_REQ = 'storpool_attach_req'
 PROP_TYPE = 'storpool_attach_type'
+PROP_LEGACY = 'storpool_legacy_user'
 DEFAULT_TYPE = 'brick'
+# os-brick <= 6.8's record of any attach: brick-<client_id>-<volume id>.
+LEGACY_TYPE = 'brick'
 
 # Detach retries on "is open at": 20 ms, doubling, at most 0.5 s apart.
 BUSY_FIRST_DELAY = 0.02
@@ -300,6 +309,21 @@ class StorPoolConnector(base.BaseLinuxConnector):
             req = f'{req}-{user}'
         return req
 
+    def _legacy_ids(self, props: dict, target: Target,
+                    req_id: str) -> tuple[str, ...]:
+        """os-brick <= 6.8's request ids for this user (PROP_LEGACY)."""
+        volume_id = props.get(PROP_VOLUME)
+        if (not props.get(PROP_LEGACY) or target.volsnap
+                or not isinstance(volume_id, str)
+                or target.name != names.volume_name(volume_id,
+                                                    self._prefix)):
+            return ()
+        ids = {f'{LEGACY_TYPE}-{client}-{volume_id}'
+               for client in (props.get('client_id'), self._our_id)
+               if client is not None}
+        ids.discard(req_id)
+        return tuple(sorted(ids))
+
     def _check_client_id(self, props: dict) -> None:
         client_id = props.get('client_id')
         if client_id is not None and str(client_id) != str(self._our_id):
@@ -443,15 +467,19 @@ class StorPoolConnector(base.BaseLinuxConnector):
             req_id = self._request_id(props, target, device_info)
             self._release(req_id, target, force=force,
                           retries=self._busy_retries,
-                          drop_on_failure=ignore_errors)
+                          drop_on_failure=ignore_errors,
+                          legacy=self._legacy_ids(props, target, req_id))
         except brick_exception.BrickException as exc:
             if not ignore_errors:
                 raise
             LOG.warning('Ignoring a failed StorPool disconnect: %s', exc)
 
     def _release(self, req_id: str, target: Target, *, force: bool,
-                 retries: int, drop_on_failure: bool = False) -> bool:
+                 retries: int, drop_on_failure: bool = False,
+                 legacy: tuple[str, ...] = ()) -> bool:
         """Remove the user; detach if it was the last. True if detached.
+
+        `legacy`: other request ids of the same user (see PROP_LEGACY).
 
         Each attempt is one attach-state transaction, so a connect of the
         same volume by another user between two busy retries is seen by
@@ -467,7 +495,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
                 done = self._detach_attempt(
                     req_id, target, force_now=False,
                     raise_busy=final and not force,
-                    drop_on_failure=drop_on_failure)
+                    drop_on_failure=drop_on_failure, legacy=legacy)
                 if done is not None:
                     return done
                 if final:
@@ -477,7 +505,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
                                 self._our_id, attempt + 1)
                     return bool(self._detach_attempt(
                         req_id, target, force_now=True, raise_busy=True,
-                        drop_on_failure=drop_on_failure))
+                        drop_on_failure=drop_on_failure, legacy=legacy))
                 LOG.debug('%s is still open here; detach attempt %d of %d '
                           'in %.2f s', target.name, attempt + 2, retries + 1,
                           delay)
@@ -499,17 +527,30 @@ class StorPoolConnector(base.BaseLinuxConnector):
 
     def _detach_attempt(self, req_id: str, target: Target, *,
                         force_now: bool, raise_busy: bool,
-                        drop_on_failure: bool) -> bool | None:
+                        drop_on_failure: bool,
+                        legacy: tuple[str, ...] = ()) -> bool | None:
         """One transaction: True detached, False kept, None busy (retry).
 
         With `raise_busy` the Busy error is raised instead of None.
         """
         failure: sp_exception.StorPoolError | None = None
         with self._state.locked() as entries:
-            entry = entries.pop(req_id, None)
+            mine = {}
+            for key in (req_id,) + legacy:
+                found = entries.get(key)
+                if key == req_id or (
+                        isinstance(found, dict)
+                        and found.get('volume') == target.name
+                        and found.get('type') == LEGACY_TYPE):
+                    if key in entries:
+                        mine[key] = entries.pop(key)
+            entry = mine.get(req_id)
             if entry is None:
                 LOG.debug('No attach-state record %s; detaching %s only if '
                           'no other user needs it', req_id, target.name)
+            for key in mine.keys() - {req_id}:
+                LOG.info('Removing os-brick <= 6.8\'s attach-state record '
+                         '%s of %s along with %s', key, target.name, req_id)
             others = attach_state.users_of(entries, target.name)
             if others:
                 LOG.info('Keeping %s attached: still used here by %s',
@@ -526,8 +567,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
                 return True
             except sp_exception.Busy as exc:
                 if not raise_busy:
-                    if entry is not None:
-                        entries[req_id] = entry
+                    entries.update(mine)
                     return None
                 failure = exc
             except sp_exception.StorPoolError as exc:
@@ -536,8 +576,8 @@ class StorPoolConnector(base.BaseLinuxConnector):
                 # Leave the block normally, so that what is decided here
                 # is written: the user is kept, unless the caller said
                 # to drop it whatever happens (ignore_errors).
-                if entry is not None and not drop_on_failure:
-                    entries[req_id] = entry
+                if not drop_on_failure:
+                    entries.update(mine)
         if failure is not None:
             raise failure
         LOG.info('Detached StorPool %s %s from client %s%s', target.kind,

@@ -56,10 +56,14 @@ def connection_properties(connection_info: dict, instance) -> dict:
     this host using one volume are two users of it. A multiattach volume
     is the exception: Nova itself skips the disconnect while another
     instance on this host still uses it and disconnects only for the
-    last one, so all its instances here share one user.
+    last one, so all its instances here share one user (as they shared
+    os-brick <= 6.8's record, which the user's disconnect also removes).
     """
     props = dict(connection_info.get('data') or {})
     props.setdefault(sp_connector.PROP_TYPE, ATTACH_TYPE)
+    # Attached before an upgrade from os-brick <= 6.8, the volume is
+    # recorded under that os-brick's id; its disconnect removes that too.
+    props.setdefault(sp_connector.PROP_LEGACY, True)
     if connection_info.get('multiattach'):
         props.pop('instance', None)
         props.pop('attachment_id', None)

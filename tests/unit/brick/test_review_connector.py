@@ -1,0 +1,56 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Regression tests from the review of the connector's attach path."""
+
+from storpool_openstack import attach_state
+from tests.unit.brick import test_connector
+
+VOL = test_connector.VOL
+INST_A = test_connector.INST_A
+_props = test_connector._props
+
+
+class TestLegacyRecords(test_connector.ConnectorTestCase):
+    """Records that os-brick <= 6.8 left (brick-<client_id>-<volume>)."""
+
+    def setUp(self):
+        super().setUp()
+        self.legacy = f'brick-1-{VOL}'
+        attach_state.AttachState(self.sp.state_file).add(
+            self.legacy, self.name, kind='brick',
+            rights=attach_state.RIGHTS_RW)
+        self.sp.api.volumes_reassign([{'volume': self.name, 'rw': [1]}])
+
+    def test_other_users_do_not_take_the_legacy_record(self):
+        # A Cinder image copy of the in-use volume must not detach it
+        # from under the instance that os-brick <= 6.8 recorded.
+        props = _props(storpool_attach_type='cinder-image')
+        self.conn.connect_volume(props)
+
+        self.conn.disconnect_volume(props, None)
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([self.legacy], list(self.sp.state()))
+
+    def test_legacy_user_takes_only_its_volume_s_record(self):
+        other = self.sp.create_volume('other')
+        attach_state.AttachState(self.sp.state_file).add(
+            'brick-1-other', other, kind='brick',
+            rights=attach_state.RIGHTS_RW)
+        props = _props(instance=INST_A, storpool_legacy_user=True)
+
+        self.conn.disconnect_volume(props, None)
+
+        self.assertEqual({}, self.sp.attachments(self.name))
+        self.assertEqual(['brick-1-other'], list(self.sp.state()))

@@ -302,6 +302,14 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 self._try_delete_snapshot(kept)
             raise
 
+    def _discard_volume(self, volume: Any) -> None:
+        """Delete a volume the driver made and could not fill, at once.
+
+        Never a deferred deletion: nobody deleted that volume, and its
+        half-written data is worth nothing.
+        """
+        self._delete_named(self._vol_name(volume), volume_id=volume.id)
+
     def _delete_named(self, name: str, *, volume_id: str | None = None,
                       snapshot_id: str | None = None) -> None:
         """Delete a volume or snapshot; detach it only if it is attached."""

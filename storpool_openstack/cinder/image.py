@@ -313,7 +313,8 @@ class ImageMixin:
     """Image handling for StorPoolDriver (see the class docstring there).
 
     Uses the driver's `_api`, `_sp_config`, `configuration`, `db`,
-    `create_volume`, `delete_volume` and its volume-to-StorPool mapping.
+    `create_volume`, `delete_volume` (or `_discard_volume`) and its
+    volume-to-StorPool mapping.
     """
 
     # The local attach
@@ -567,9 +568,13 @@ class ImageMixin:
                 self.extend_volume(volume, volume.size)
         except Exception:
             with _logged_cleanup('volume %s' % volume.id):
-                self.delete_volume(volume)
+                self._discard_volume(volume)
             raise
         return model_update
+
+    def _discard_volume(self, volume) -> None:
+        """Remove a volume made here whose filling failed."""
+        self.delete_volume(volume)
 
     def _image_check_size(self, volume, image_meta) -> int | None:
         """The image's size in whole GiB if Glance knows it; fail if big."""

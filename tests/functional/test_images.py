@@ -291,3 +291,26 @@ class ImageCacheLimitTest(_ImageTestBase):
             self.delete_volume(vol['id'])
         self.assertEqual(2, len(image_cache.purge_image_cache(self.sp_api)))
         self.assert_emulator_empty()
+
+
+class DeferredDeleteImageTest(_ImageTestBase):
+    """A failed image copy is undone at once, never kept as a deletion."""
+
+    driver_options = {'storpool_deferred_delete_hours': 1}
+
+    def test_failed_copy_leaves_no_deferred_snapshot(self):
+        raw = os.path.join(self.work, 'x.raw')
+        make_raw(raw)
+        qcow = os.path.join(self.work, 'x.qcow2')
+        convert(raw, qcow, 'qcow2')
+        meta = self.glance.add_image(qcow, disk_format='raw')
+        vol = self.api.post_volume({'volume': {'size': 1,
+                                               'imageRef': meta['id']}})
+        self.assertRaises(AssertionError, self.wait_volume, vol['id'])
+        # Nothing of the half-written volume: no volume, no snapshot kept
+        # for a "deletion" nobody asked for, no attachment.
+        self.assertEqual({}, self.emu_volumes())
+        self.assertEqual({}, self.emu_snapshots())
+        self.assert_no_attachments()
+        self.delete_volume(vol['id'])
+        self.assert_emulator_empty()

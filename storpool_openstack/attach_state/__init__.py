@@ -26,6 +26,7 @@ from storpool_openstack.attach_state.entries import volumes  # noqa
 from storpool_openstack.attach_state.entries import wanted_rights  # noqa
 from storpool_openstack.attach_state.reconcile import \
     entries_from_attachments  # noqa
+from storpool_openstack.attach_state.reconcile import REBUILT_KIND  # noqa
 from storpool_openstack.attach_state.reconcile import sync  # noqa
 from storpool_openstack.attach_state.reconcile import SyncResult  # noqa
 from storpool_openstack.attach_state.store import AttachState  # noqa

@@ -36,9 +36,9 @@ Connection properties (``connection_info['data']``) it accepts:
 ``storpool_legacy_user``
     True when this user may still be recorded as os-brick <= 6.8 (through
     AttachDB) recorded every attach of a Cinder volume:
-    ``brick-<client_id>-<volume id>``. Its disconnect then removes that
-    record too, or a volume attached before an upgrade would never be
-    detached. The Nova driver sets it.
+    ``brick-<client_id>-<volume id>``, or by the placeholder below. Its
+    disconnect then removes that record too, or a volume attached before
+    an upgrade would never be detached. The Nova driver sets it.
 
 Every attach of a volume on this host by one user is recorded in the
 attach-state file under a request id, and StorPool detaches the volume only
@@ -51,6 +51,12 @@ when the last recorded user on the host is gone. The request id is
   ``<user>`` the ``instance`` uuid or else the ``attachment_id`` from the
   properties, when present. Two instances on one host using one volume
   therefore are two users; the Nova driver always passes the instance.
+
+A connect that finds the volume attached here by no recorded user (by
+os-brick's in-tree connector before an upgrade, or by a tool that keeps no
+record) first records that unknown user as a placeholder ``rebuilt-<name>``
+with the rights StorPool shows, so that the new user neither downgrades
+nor, at its disconnect (forced or not), detaches the volume from under it.
 
 ``connect_volume`` returns ``{'type': 'block', 'path':
 '<dev_root>/storpool/<name>', 'storpool_attach_req': <request id>}``; the
@@ -125,6 +131,16 @@ class Target:
 
 def _mode_of(rights: int) -> str:
     return 'rw' if rights == attach_state.RIGHTS_RW else 'ro'
+
+
+def _rights_of(attachment: dict) -> int:
+    return (attach_state.RIGHTS_RW if attachment.get('rights') == 'rw'
+            else attach_state.RIGHTS_RO)
+
+
+def _placeholder_id(name: str) -> str:
+    """The request id of the unknown user of `name` (as a rebuild's)."""
+    return f'{attach_state.REBUILT_KIND}-{name}'
 
 
 def _load_config(conf: cfg.ConfigOpts) -> sp_config.StorPoolConfig:
@@ -310,19 +326,24 @@ class StorPoolConnector(base.BaseLinuxConnector):
         return req
 
     def _legacy_ids(self, props: dict, target: Target,
-                    req_id: str) -> tuple[str, ...]:
-        """os-brick <= 6.8's request ids for this user (PROP_LEGACY)."""
+                    req_id: str) -> dict[str, str]:
+        """{request id: type} this user may also be recorded under.
+
+        See PROP_LEGACY: os-brick <= 6.8's record, and the placeholder of
+        an unrecorded attach (os-brick >= 6.9 recorded nothing).
+        """
         volume_id = props.get(PROP_VOLUME)
         if (not props.get(PROP_LEGACY) or target.volsnap
                 or not isinstance(volume_id, str)
                 or target.name != names.volume_name(volume_id,
                                                     self._prefix)):
-            return ()
-        ids = {f'{LEGACY_TYPE}-{client}-{volume_id}'
+            return {}
+        ids = {f'{LEGACY_TYPE}-{client}-{volume_id}': LEGACY_TYPE
                for client in (props.get('client_id'), self._our_id)
                if client is not None}
-        ids.discard(req_id)
-        return tuple(sorted(ids))
+        ids[_placeholder_id(target.name)] = attach_state.REBUILT_KIND
+        ids.pop(req_id, None)
+        return ids
 
     def _check_client_id(self, props: dict) -> None:
         client_id = props.get('client_id')
@@ -404,6 +425,9 @@ class StorPoolConnector(base.BaseLinuxConnector):
         """
         try:
             with self._state.locked() as entries:
+                if (not attach_state.users_of(entries, target.name)
+                        and device.exists(path)):
+                    self._record_unknown_user(entries, target)
                 before = attach_state.wanted_rights(entries, target.name)
                 previous = entries.get(req_id)
                 rights = target.rights
@@ -441,6 +465,23 @@ class StorPoolConnector(base.BaseLinuxConnector):
                        f'({target.mode}) to client '
                        f'{self._our_id}', reason=str(exc)) from exc
 
+    def _record_unknown_user(self, entries: dict, target: Target) -> None:
+        """A placeholder for whoever attached `target` here unrecorded."""
+        rights = max((_rights_of(att) for att in self._api.attachments_list()
+                      if att.get('volume') == target.name
+                      and att.get('client') == self._our_id), default=0)
+        if not rights:
+            return  # a stale device node: StorPool has it detached
+        key = _placeholder_id(target.name)
+        LOG.warning('%s is attached here (%s) by no recorded user; '
+                    'recording %s for that user, so that it stays '
+                    'attached until that record is removed', target.name,
+                    _mode_of(rights), key)
+        entries[key] = attach_state.make_entry(
+            key, target.name, kind=attach_state.REBUILT_KIND,
+            rights=attach_state.RIGHTS_RO if target.volsnap else rights,
+            volsnap=target.volsnap)
+
     @brick_utils.connect_volume_undo_prepare_result(unlink_after=True)
     def disconnect_volume(self, connection_properties: dict,
                           device_info: dict | None = None,
@@ -476,7 +517,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
 
     def _release(self, req_id: str, target: Target, *, force: bool,
                  retries: int, drop_on_failure: bool = False,
-                 legacy: tuple[str, ...] = ()) -> bool:
+                 legacy: dict[str, str] | None = None) -> bool:
         """Remove the user; detach if it was the last. True if detached.
 
         `legacy`: other request ids of the same user (see PROP_LEGACY).
@@ -528,7 +569,8 @@ class StorPoolConnector(base.BaseLinuxConnector):
     def _detach_attempt(self, req_id: str, target: Target, *,
                         force_now: bool, raise_busy: bool,
                         drop_on_failure: bool,
-                        legacy: tuple[str, ...] = ()) -> bool | None:
+                        legacy: dict[str, str] | None = None
+                        ) -> bool | None:
         """One transaction: True detached, False kept, None busy (retry).
 
         With `raise_busy` the Busy error is raised instead of None.
@@ -536,21 +578,21 @@ class StorPoolConnector(base.BaseLinuxConnector):
         failure: sp_exception.StorPoolError | None = None
         with self._state.locked() as entries:
             mine = {}
-            for key in (req_id,) + legacy:
+            if req_id in entries:
+                mine[req_id] = entries.pop(req_id)
+            for key, kind in (legacy or {}).items():
                 found = entries.get(key)
-                if key == req_id or (
-                        isinstance(found, dict)
+                if (isinstance(found, dict)
                         and found.get('volume') == target.name
-                        and found.get('type') == LEGACY_TYPE):
-                    if key in entries:
-                        mine[key] = entries.pop(key)
+                        and found.get('type') == kind):
+                    mine[key] = entries.pop(key)
+                    LOG.info('Removing the attach-state record %s of %s '
+                             'along with %s: the same user, recorded '
+                             'before an upgrade', key, target.name, req_id)
             entry = mine.get(req_id)
             if entry is None:
                 LOG.debug('No attach-state record %s; detaching %s only if '
                           'no other user needs it', req_id, target.name)
-            for key in mine.keys() - {req_id}:
-                LOG.info('Removing os-brick <= 6.8\'s attach-state record '
-                         '%s of %s along with %s', key, target.name, req_id)
             others = attach_state.users_of(entries, target.name)
             if others:
                 LOG.info('Keeping %s attached: still used here by %s',

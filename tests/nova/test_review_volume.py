@@ -77,3 +77,24 @@ class TestUpgradeFromAttachDB(test_volume.StorPoolNovaTestCase):
 
         self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
         self.assertEqual([req], list(self.sp.state()))
+
+
+class TestUpgradeFromInTree(test_volume.StorPoolNovaTestCase):
+    """Instances attached by os-brick's in-tree connector (no record)."""
+
+    def setUp(self):
+        super().setUp()
+        self.sp.api.volumes_reassign([{'volume': self.name, 'rw': [1]}])
+        gid = self.sp.api.volume(self.name)['globalId']
+        self.info = test_volume._connection_info()
+        self.info['data']['device_path'] = self.sp.byid_path(gid)
+
+    def test_hard_reboot_then_detach_detaches(self):
+        # A hard reboot after the upgrade connects the instance again.
+        self.driver.connect_volume(self.info, self.inst_a)
+        self.assertEqual(self.path, self.info['data']['device_path'])
+
+        self.driver.disconnect_volume(self.info, self.inst_a)
+
+        self.assertEqual({}, self.sp.attachments())
+        self.assertEqual({}, self.sp.state())

@@ -13,6 +13,8 @@
 # under the License.
 """Regression tests from the review of the connector's attach path."""
 
+import os
+
 from storpool_openstack import attach_state
 from tests.unit.brick import test_connector
 
@@ -54,3 +56,42 @@ class TestLegacyRecords(test_connector.ConnectorTestCase):
 
         self.assertEqual({}, self.sp.attachments(self.name))
         self.assertEqual(['brick-1-other'], list(self.sp.state()))
+
+
+class TestUnrecordedAttachments(test_connector.ConnectorTestCase):
+    """A volume attached here by something that keeps no record.
+
+    os-brick's in-tree connector (6.9 and later) attaches with no
+    attach-state record, so after an upgrade every running instance's
+    volume is such a volume.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.sp.api.volumes_reassign([{'volume': self.name, 'rw': [1]}])
+
+    def test_forced_disconnect_of_a_new_user_keeps_the_unknown_user(self):
+        self.require_loop()
+        self.hold_open(self.path)  # the instance's qemu
+        # Cinder's copy_volume_to_image of the in-use volume: connect,
+        # then disconnect with force=True, ignore_errors=True.
+        props = _props(storpool_attach_type='cinder-image')
+        info = self.conn.connect_volume(props)
+
+        self.conn.disconnect_volume(props, info, force=True,
+                                    ignore_errors=True)
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertTrue(os.path.exists(self.path))
+        self.assertEqual([], [c for c in self.sp.reassign_calls()
+                              if 'detach' in c['reassign'][0]])
+        self.assertEqual([f'rebuilt-{self.name}'], list(self.sp.state()))
+
+    def test_readonly_user_does_not_downgrade_the_unknown_user(self):
+        self.conn.connect_volume(_props(mode='ro'))
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([], self.sp.reassign_calls())
+        self.assertEqual(
+            {f'rebuilt-{self.name}': 2, f'brick-1-{VOL}': 1},
+            {k: v['rights'] for k, v in self.sp.state().items()})

@@ -328,6 +328,9 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 raise to_cinder(err, 'delete', **ids) from err
             LOG.info('%s is attached; detaching it from all clients to '
                      'delete it', name)
+        except sp_exc.StorPoolError as err:
+            # The API is unreachable: still a Cinder exception.
+            raise to_cinder(err, 'delete', **ids) from err
         with translated('detach (to delete)', **ids):
             try:
                 self._api.volumes_reassign([

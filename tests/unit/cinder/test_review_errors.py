@@ -1,0 +1,52 @@
+# Copyright (c) 2026 StorPool.
+#
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Every StorPool failure reaches Cinder as a cinder.exception."""
+
+import socket
+
+from cinder import exception
+
+from tests.unit.cinder import base
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class UnreachableAPITestCase(base.DriverTestCase):
+
+    def down(self):
+        """The driver, with its API somewhere nothing listens."""
+        return self.make_driver(storpool_api_port=_closed_port())
+
+    def test_delete_volume_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_volume, vol)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('cannot reach the API', str(exc))
+        self.assertIsNotNone(self.sp_volume(vol))
+
+    def test_delete_snapshot_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_snapshot, snap)
+        self.assertIn(snap.id, str(exc))
+        self.assertIn(self.sname(snap), self.snapshots())

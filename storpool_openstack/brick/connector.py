@@ -421,8 +421,12 @@ class StorPoolConnector(base.BaseLinuxConnector):
 
         One attach-state transaction: if the API refuses the attach, the
         entry is put back as it was before, so no user is left recorded
-        for a volume that is not attached.
+        for a volume that is not attached. If the record cannot be
+        written after this call attached a volume nobody here used, the
+        volume is detached again, so that it is not left attached with no
+        record of a user.
         """
+        attached_from_none = False
         try:
             with self._state.locked() as entries:
                 if (not attach_state.users_of(entries, target.name)
@@ -456,7 +460,10 @@ class StorPoolConnector(base.BaseLinuxConnector):
                     else:
                         entries[req_id] = previous
                     raise
+                attached_from_none = not before
         except attach_state.AttachStateError as exc:
+            if attached_from_none:
+                self._undo_attach(req_id, target)
             raise exception.AttachStateFailure(
                 path=self._state_path, reason=str(exc)) from exc
         except sp_exception.StorPoolError as exc:
@@ -464,6 +471,17 @@ class StorPoolConnector(base.BaseLinuxConnector):
                 action=f'attaching {target.kind} {target.name} '
                        f'({target.mode}) to client '
                        f'{self._our_id}', reason=str(exc)) from exc
+
+    def _undo_attach(self, req_id: str, target: Target) -> None:
+        """Detach what a connect attached but could not record."""
+        try:
+            self._detach_attempt(req_id, target, force_now=False,
+                                 raise_busy=True, drop_on_failure=True)
+        except (attach_state.AttachStateError,
+                sp_exception.StorPoolError) as exc:
+            LOG.error('%s stays attached to client %s: its attach could '
+                      'not be recorded, and detaching it failed: %s',
+                      target.name, self._our_id, exc)
 
     def _record_unknown_user(self, entries: dict, target: Target) -> None:
         """A placeholder for whoever attached `target` here unrecorded."""

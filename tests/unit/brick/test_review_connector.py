@@ -16,6 +16,7 @@
 import os
 
 from storpool_openstack import attach_state
+from storpool_openstack.brick import exception
 from tests.unit.brick import test_connector
 
 VOL = test_connector.VOL
@@ -95,3 +96,38 @@ class TestUnrecordedAttachments(test_connector.ConnectorTestCase):
         self.assertEqual(
             {f'rebuilt-{self.name}': 2, f'brick-1-{VOL}': 1},
             {k: v['rights'] for k, v in self.sp.state().items()})
+
+
+class TestUnwritableState(test_connector.ConnectorTestCase):
+
+    def test_attach_that_cannot_be_recorded_is_undone(self):
+        # The new content's side copy cannot be written (here: a
+        # directory is in its place; in production, e.g. a directory
+        # the service may not write in): the connect fails, and must
+        # not leave the volume attached with no record of a user.
+        attach_state.AttachState(self.sp.state_file).entries()
+        os.mkdir(self.sp.state_file + '.next')
+
+        err = self.assertRaises(exception.AttachStateFailure,
+                                self.conn.connect_volume, _props())
+
+        self.assertIn('.next', str(err))
+        self.assertEqual({}, self.sp.attachments())
+        self.assertEqual({}, self.sp.state())
+        self.assertEqual(
+            [[{'volume': self.name, 'rw': [1], 'force': False}],
+             [{'volume': self.name, 'detach': [1], 'force': False}]],
+            [c['reassign'] for c in self.sp.reassign_calls()])
+
+    def test_failed_record_keeps_the_volume_of_other_users(self):
+        self.conn.connect_volume(_props(instance=INST_A))
+        os.unlink(self.sp.state_file + '.next')  # the empty side copy
+        os.mkdir(self.sp.state_file + '.next')
+
+        self.assertRaises(exception.AttachStateFailure,
+                          self.conn.connect_volume,
+                          _props(instance=test_connector.INST_B))
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([f'brick-1-{VOL}-{INST_A}'],
+                         list(self.sp.state()))

@@ -447,12 +447,46 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                      '%(new)s', {'id': volume.id, 'orig': orig, 'new': new})
             return fallback
         except sp_exc.StorPoolError as err:
+            if self._renamed_anyway(err, orig, None, snapshot=False,
+                                    old=new):
+                return {'_name_id': None}
             LOG.warning('Could not rename %(new)s to %(orig)s (%(err)s); '
                         'volume %(id)s keeps the new name', {
                             'new': new, 'orig': orig, 'err': err,
                             'id': volume.id})
             return fallback
         return {'_name_id': None}
+
+    def _renamed_anyway(self, err: Exception, new: str, gid: str | None,
+                        *, snapshot: bool, old: str | None = None) -> bool:
+        """Did a rename whose call failed with `err` happen after all?
+
+        The API client retries a call whose connection broke (e.g. in a
+        management failover); if the lost attempt did the rename, the
+        retry finds nothing by the old name. Then the object is there by
+        `new` (with global id `gid` if it is known; else `old` is gone).
+        """
+        if not isinstance(err, sp_exc.NotFound):
+            return False
+        get = self._api.snapshot if snapshot else self._api.volume
+        try:
+            found = get(new)
+        except sp_exc.StorPoolError:
+            return False
+        if gid is not None:
+            if found.get('globalId') != gid:
+                return False
+        else:
+            try:
+                get(old)
+                return False
+            except sp_exc.NotFound:
+                pass
+            except sp_exc.StorPoolError:
+                return False
+        LOG.info('%(new)s: renamed by an earlier attempt of a call whose '
+                 'answer was lost', {'new': new})
+        return True
 
     # Connections
 
@@ -760,9 +794,14 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         desc['rename'] = name
         if size_gb * units.Gi != found['size']:
             desc['size'] = size_gb * units.Gi
-        with translated(f'manage StorPool volume {found["name"]} as',
-                        volume_id=volume.id, sp_name=name):
+        try:
             self._api.volume_update(found['name'], desc)
+        except sp_exc.StorPoolError as err:
+            if not self._renamed_anyway(err, name, found.get('globalId'),
+                                        snapshot=False):
+                raise to_cinder(
+                    err, f'manage StorPool volume {found["name"]} as',
+                    volume_id=volume.id, sp_name=name) from err
 
     def unmanage(self, volume: Any) -> None:
         """Rename it out of our namespace: <prefix>--unmanaged--volume-<id>.
@@ -790,9 +829,14 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         name = self._snap_name(snapshot)
         if found['name'] == name:
             return
-        with translated(f'manage StorPool snapshot {found["name"]} as',
-                        snapshot_id=snapshot.id, sp_name=name):
+        try:
             self._api.snapshot_update(found['name'], {'rename': name})
+        except sp_exc.StorPoolError as err:
+            if not self._renamed_anyway(err, name, found.get('globalId'),
+                                        snapshot=True):
+                raise to_cinder(
+                    err, f'manage StorPool snapshot {found["name"]} as',
+                    snapshot_id=snapshot.id, sp_name=name) from err
 
     def unmanage_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)

@@ -87,6 +87,7 @@ CONF = cfg.CONF
 
 POOL = 'default'
 UNMANAGED = 'unmanaged'
+MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
 CLIENT_ID_KEY = 'storpool_client_id'
 REAP_INTERVAL = 300.0
 
@@ -763,11 +764,13 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         vid = names.parse_volume_name(name, self._prefix)
         if vid is None or vid == own_id:
             return None
-        if objects.Volume.exists(ctxt, vid):
-            return vid
-        users = objects.VolumeList.get_all(ctxt, filters={'_name_id': vid},
-                                           limit=1)
-        return users[0].id if users else None
+        # A volume whose manage failed has nothing: its delete must not
+        # find the data again under its name.
+        for filters in ({'id': vid}, {'_name_id': vid}):
+            for user in objects.VolumeList.get_all(ctxt, filters=filters):
+                if user.status not in MANAGE_FAILED:
+                    return user.id
+        return None
 
     def manage_existing_get_size(self, volume: Any,
                                  existing_ref: dict) -> int:

@@ -69,6 +69,20 @@ class ManageAlreadyManagedTestCase(base.DriverTestCase):
         self.driver.manage_existing(new, {'source-name': name})
         self.assertEqual([self.vname(new)], list(self.state()['volumes']))
 
+    def test_volume_of_a_failed_manage_can_be_managed_again(self):
+        # The first manage renamed it, then Cinder's flow failed: that
+        # record (error_managing) has no claim, and deleting it later
+        # must not find the data.
+        self.driver._api.volume_create(
+            {'name': 'legacy-data', 'size': 2 * base.GiB, 'replication': 3})
+        failed = self.volume(status='error_managing')
+        self.driver.manage_existing(failed, {'source-name': 'legacy-data'})
+        again = self.volume()
+        self.driver.manage_existing(again,
+                                    {'source-name': self.vname(failed)})
+        self.driver.delete_volume(failed)
+        self.assertEqual([self.vname(again)], list(self.state()['volumes']))
+
     def test_snapshot_of_another_cinder_snapshot(self):
         vol = self.volume()
         self.driver.create_volume(vol)

@@ -283,8 +283,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         """Idempotent; one call for a detached volume.
 
         With deferred deletion on, the volume is first kept as a tagged
-        snapshot (see deferred.py); if the delete then fails, that
-        snapshot goes too, so nothing is left half done.
+        snapshot (see deferred.py); if StorPool then refuses the delete,
+        that snapshot goes too, so nothing is left half done.
         """
         name = self._vol_name(volume)
         hours = self._opt('storpool_deferred_delete_hours') or 0
@@ -298,8 +298,11 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 return
         try:
             self._delete_named(name, volume_id=volume.id)
-        except Exception:
-            if kept is not None:
+        except Exception as err:
+            # StorPool said no: undo. No answer (a timeout): the volume
+            # may be gone, so its copy stays and expires as any other.
+            if kept is not None and not isinstance(
+                    err.__cause__, sp_exc.APIConnectionError):
                 self._try_delete_snapshot(kept)
             raise
 

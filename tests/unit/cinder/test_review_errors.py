@@ -14,6 +14,7 @@
 """Every StorPool failure reaches Cinder as a cinder.exception."""
 
 import socket
+import time
 
 from cinder import exception
 
@@ -50,3 +51,29 @@ class UnreachableAPITestCase(base.DriverTestCase):
                                 self.down().delete_snapshot, snap)
         self.assertIn(snap.id, str(exc))
         self.assertIn(self.sname(snap), self.snapshots())
+
+
+class DeferredDeleteTimeoutTestCase(base.DriverTestCase):
+    """A delete whose outcome is unknown keeps its deferred copy."""
+
+    def test_timed_out_delete_keeps_the_snapshot(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=1,
+                               storpool_api_timeout=1)
+        vol = self.volume()
+        drv.create_volume(vol)
+        # StorPool does the delete, but only after the client gave up.
+        self.emu.control.add_latency(2, query='VolumeDelete')
+        self.addCleanup(self.emu.control.clear_faults)
+        self.assertRaises(exception.VolumeBackendAPIException,
+                          drv.delete_volume, vol)
+        deadline = time.monotonic() + 10
+        while self.sp_volume(vol) is not None and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIsNone(self.sp_volume(vol))
+        kept = [name for name in self.snapshots()
+                if name.endswith(f'--snapshot-{vol.id}')]
+        self.assertEqual(1, len(kept), 'the volume is gone and so is its '
+                                       'deferred-deletion snapshot')
+        # Deleting it again (Cinder's error_deleting) is a success.
+        drv.delete_volume(vol)

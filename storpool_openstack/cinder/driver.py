@@ -372,11 +372,17 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     def create_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)
+        volume = self._vol_name(snapshot.volume)
         with translated('create', snapshot_id=snapshot.id,
                         volume_id=snapshot.volume_id, missing='volume',
                         sp_name=name):
-            self._api.snapshot_create(self._vol_name(snapshot.volume),
-                                      {'name': name})
+            try:
+                self._api.snapshot_create(volume, {'name': name})
+            except sp_exc.AlreadyExists:
+                # Made by a retried call's first attempt (its answer was
+                # lost)? The name holds this snapshot's unique id.
+                if self._api.snapshot(name).get('onVolume') != volume:
+                    raise
 
     def delete_snapshot(self, snapshot: Any) -> None:
         """Idempotent; a snapshot with clones is kept by StorPool itself."""

@@ -149,3 +149,24 @@ class LostRenameAnswerTestCase(base.DriverTestCase):
                           self.driver.manage_existing, vol,
                           {'source-name': 'legacy-data'})
         self.assertIsNone(self.sp_volume(vol))
+
+    def test_create_snapshot(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        drv, relay = self.relayed('VolumeSnapshot')
+        snap = self.snapshot(vol)
+        drv.create_snapshot(snap)
+        self.assertEqual(1, relay.dropped)
+        self.assertEqual([self.sname(snap)], list(self.snapshots()))
+
+    def test_create_snapshot_name_of_another_volume(self):
+        # objectExists for a snapshot of something else stays an error.
+        vol, other = self.volume(), self.volume()
+        self.driver.create_volume(vol)
+        self.driver.create_volume(other)
+        snap = self.snapshot(vol)
+        self.driver._api.snapshot_create(self.vname(other),
+                                         {'name': self.sname(snap)})
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_snapshot, snap)
+        self.assertIn('objectExists', str(exc))

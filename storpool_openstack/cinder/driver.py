@@ -444,11 +444,15 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         the other record, which then names `volume.id`): the data keeps
         its new name through `_name_id`, and so it does if the rename
         fails. Never swap the two names: that record would then delete
-        the migrated data.
+        the migrated data. An attached volume (an in-use migration) is
+        not renamed either: the attachment's connection info names it, and
+        its detach would not find it by another name.
         """
         orig = names.volume_name(volume.id, self._prefix)
         new = self._vol_name(new_volume)
         fallback = {'_name_id': new_volume.name_id}
+        if original_volume_status != 'available':
+            return fallback
         try:
             self._api.volume_update(new, {'rename': orig})
         except sp_exc.AlreadyExists:

@@ -21,9 +21,12 @@ each record names afterwards, so these tests run the real manager
 methods and the real record swap, then look at what is left in StorPool.
 """
 
+import os
+
 from tests.unit.cinder import base  # first: registers the objects
 
 from cinder.volume import manager
+import fixtures
 
 GiB = base.GiB
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
@@ -95,3 +98,27 @@ class MigrationCompletionTestCase(base.DriverTestCase):
         volumes = self.state()['volumes']
         self.assertEqual([self.vname(vol)], list(volumes))
         self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+
+
+class InUseMigrationTestCase(base.DriverTestCase):
+    """An attached volume keeps the name its attachment knows."""
+
+    def test_detach_after_in_use_migration(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        drv = self.make_driver(
+            storpool_dev_root=self.emu.dev_dir,
+            storpool_attach_state_file=os.path.join(state, 'attach.json'))
+        connector = drv._storpool_connector()
+        src = self.volume(size=1)   # on another backend: not here
+        new = self.volume(size=2)
+        drv.create_volume(new)
+        # Nova's swap_volume attaches the new volume with its connection
+        # info, which it keeps for the later detach.
+        conn = drv.initialize_connection(
+            new, {'host': 'compute-1',
+                  'storpool_client_id': self.emu.client_id})
+        device = connector.connect_volume(conn['data'])
+        self.assertEqual(1, len(self.state()['attachments']))
+        drv.update_migrated_volume(self.ctxt, src, new, 'in-use')
+        connector.disconnect_volume(conn['data'], device)
+        self.assertEqual([], self.state()['attachments'])

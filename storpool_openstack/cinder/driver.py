@@ -658,10 +658,27 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         if specs:
             with translated(f'snapshot group {group_snapshot.group_id} as',
                             snapshot_id=group_snapshot.id):
-                self._api.group_snapshot(specs)
+                self._group_snapshot(specs)
         return ({'status': 'available'},
                 [{'id': snap.id, 'status': 'available'}
                  for snap in snapshots])
+
+    def _group_snapshot(self, specs: list[dict]) -> None:
+        """One VolumesGroupSnapshot; done if a lost first attempt did it.
+
+        The names hold unique Cinder ids: if StorPool says one exists and
+        every one is there, of its own volume, the lost attempt made them.
+        """
+        try:
+            self._api.group_snapshot(specs)
+        except sp_exc.AlreadyExists:
+            for spec in specs:
+                try:
+                    found = self._api.snapshot(spec['name'])
+                except sp_exc.NotFound:
+                    found = {}
+                if found.get('onVolume') != spec['volume']:
+                    raise
 
     def delete_group_snapshot(self, context: Any, group_snapshot: Any,
                               snapshots: list) -> tuple[dict, list[dict]]:
@@ -690,12 +707,19 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
             parents = [names.snapshot_name(vol.id, self._prefix,
                                            kind='group', more=stamp)
                        for vol in volumes]
-            with translated(f'snapshot source group {source_group.id} for',
-                            volume_id=group.id):
-                self._api.group_snapshot([
-                    {'volume': self._vol_name(src), 'name': parent}
-                    for src, parent in zip(source_vols, parents)])
+            # Removed whatever happens, even if the call seemed to fail.
             temp = parents
+            try:
+                with translated(
+                        f'snapshot source group {source_group.id} for',
+                        volume_id=group.id):
+                    self._group_snapshot([
+                        {'volume': self._vol_name(src), 'name': parent}
+                        for src, parent in zip(source_vols, parents)])
+            except Exception:
+                for name in temp:
+                    self._try_delete_snapshot(name)
+                raise
         else:
             raise exception.InvalidInput(
                 reason=_('create_group_from_src needs a group snapshot or '

@@ -29,6 +29,8 @@ import struct
 import threading
 
 from cinder import exception
+from cinder.tests.unit import utils as test_utils
+from cinder.volume import group_types
 
 from tests.unit.cinder import base
 
@@ -98,14 +100,17 @@ class _ResettingRelay:
                 conn.sendall(answer)
 
 
-class LostRenameAnswerTestCase(base.DriverTestCase):
+class _RelayedTestCase(base.DriverTestCase):
 
-    def relayed(self, query: str):
+    def relayed(self, query: str, retries: int = 1):
         relay = _ResettingRelay(self.emu.host, self.emu.port, query)
         self.addCleanup(relay.close)
         drv = self.make_driver(storpool_api_port=relay.port,
-                               storpool_api_retries=1)
+                               storpool_api_retries=retries)
         return drv, relay
+
+
+class LostRenameAnswerTestCase(_RelayedTestCase):
 
     def test_manage_volume(self):
         gid = self.driver._api.volume_create(
@@ -170,3 +175,80 @@ class LostRenameAnswerTestCase(base.DriverTestCase):
         exc = self.assertRaises(exception.VolumeBackendAPIException,
                                 self.driver.create_snapshot, snap)
         self.assertIn('objectExists', str(exc))
+
+
+class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
+    """The same for VolumesGroupSnapshot (group snapshots, group clones)."""
+
+    def setUp(self):
+        super().setUp()
+        cg = group_types.create(
+            self.ctxt, 'cg',
+            {'consistent_group_snapshot_enabled': '<is> True'})
+        self.group_type = cg['id']
+
+    def group(self):
+        grp = test_utils.create_group(
+            self.ctxt, host=f'{base.HOST}@storpool#default',
+            group_type_id=self.group_type, volume_type_ids=[])
+        vols = [self.volume(group_id=grp.id) for _ in range(2)]
+        for vol in vols:
+            self.driver.create_volume(vol)
+        return grp, vols
+
+    def test_group_snapshot(self):
+        grp, vols = self.group()
+        gsnap = test_utils.create_group_snapshot(
+            self.ctxt, grp.id, group_type_id=self.group_type)
+        snaps = [self.snapshot(v, group_snapshot_id=gsnap.id) for v in vols]
+        drv, relay = self.relayed('VolumesGroupSnapshot')
+        model, _updates = drv.create_group_snapshot(self.ctxt, gsnap, snaps)
+        self.assertEqual(1, relay.dropped)
+        self.assertEqual('available', model['status'])
+        self.assertEqual(sorted(self.sname(s) for s in snaps),
+                         sorted(self.snapshots()))
+
+    def test_group_from_group(self):
+        grp, vols = self.group()
+        grp2 = test_utils.create_group(
+            self.ctxt, host=f'{base.HOST}@storpool#default',
+            group_type_id=self.group_type, volume_type_ids=[])
+        vols2 = [self.volume(group_id=grp2.id) for _ in vols]
+        drv, relay = self.relayed('VolumesGroupSnapshot')
+        drv.create_group_from_src(self.ctxt, grp2, vols2,
+                                  source_group=grp, source_vols=vols)
+        self.assertEqual(1, relay.dropped)
+        self.assertEqual({}, self.snapshots())
+        self.assertEqual(sorted(self.vname(v) for v in vols + vols2),
+                         sorted(self.state()['volumes']))
+
+    def test_group_from_group_no_retry_leaves_nothing(self):
+        # Without a retry the call fails, but StorPool made the temporary
+        # snapshots: they must not stay behind.
+        grp, vols = self.group()
+        grp2 = test_utils.create_group(
+            self.ctxt, host=f'{base.HOST}@storpool#default',
+            group_type_id=self.group_type, volume_type_ids=[])
+        vols2 = [self.volume(group_id=grp2.id) for _ in vols]
+        drv, relay = self.relayed('VolumesGroupSnapshot', retries=0)
+        self.assertRaises(exception.VolumeBackendAPIException,
+                          drv.create_group_from_src, self.ctxt, grp2, vols2,
+                          source_group=grp, source_vols=vols)
+        self.assertEqual(1, relay.dropped)
+        self.assertEqual({}, self.snapshots())
+        self.assertEqual(sorted(self.vname(v) for v in vols),
+                         sorted(self.state()['volumes']))
+
+    def test_group_snapshot_name_taken_by_another_volume(self):
+        grp, vols = self.group()
+        gsnap = test_utils.create_group_snapshot(
+            self.ctxt, grp.id, group_type_id=self.group_type)
+        snaps = [self.snapshot(v, group_snapshot_id=gsnap.id) for v in vols]
+        # The second name is taken by a snapshot of the first volume.
+        self.driver._api.snapshot_create(self.vname(vols[0]),
+                                         {'name': self.sname(snaps[1])})
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.driver.create_group_snapshot,
+                                self.ctxt, gsnap, snaps)
+        self.assertIn('objectExists', str(exc))
+        self.assertEqual([self.sname(snaps[1])], list(self.snapshots()))

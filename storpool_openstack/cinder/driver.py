@@ -292,7 +292,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         if hours > 0:
             with translated('keep (deferred deletion)', volume_id=volume.id,
                             sp_name=name):
-                kept = deferred.defer(self._api, name, volume.name_id,
+                # Named by the Cinder id, the one the operator knows.
+                kept = deferred.defer(self._api, name, volume.id,
                                       self._prefix)
             if kept is None:
                 return

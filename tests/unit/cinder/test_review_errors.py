@@ -18,6 +18,7 @@ import time
 
 from cinder import exception
 
+from storpool_openstack.cinder import driver as sp_driver
 from tests.unit.cinder import base
 
 
@@ -77,3 +78,20 @@ class DeferredDeleteTimeoutTestCase(base.DriverTestCase):
                                        'deferred-deletion snapshot')
         # Deleting it again (Cinder's error_deleting) is a success.
         drv.delete_volume(vol)
+
+
+class DeferredDeleteNameTestCase(base.DriverTestCase):
+
+    def test_migrated_volume_is_listed_by_its_cinder_id(self):
+        # After a migration that kept the new name (_name_id), the
+        # operator still knows the volume by its Cinder id.
+        drv = self.make_driver(storpool_deferred_delete_hours=1)
+        stored = self.volume()
+        drv.create_volume(stored)
+        vol = self.volume()
+        vol._name_id = stored.id
+        vol.save()
+        drv.delete_volume(vol)
+        self.assertIsNone(self.sp_volume(vol))
+        pending = sp_driver.list_deferred(drv._api, self.prefix, 1)
+        self.assertEqual([vol.id], [p['volume_id'] for p in pending])

@@ -835,14 +835,24 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         desc['rename'] = name
         if size_gb * units.Gi != found['size']:
             desc['size'] = size_gb * units.Gi
+        self._update_to_manage(found, desc, snapshot=False,
+                               volume_id=volume.id)
+
+    def _update_to_manage(self, found: dict, desc: dict, *, snapshot: bool,
+                          **ids: str) -> None:
+        """The one update (a rename, `desc['rename']`) that manages it."""
+        update = (self._api.snapshot_update if snapshot
+                  else self._api.volume_update)
+        name = desc['rename']
         try:
-            self._api.volume_update(found['name'], desc)
+            update(found['name'], desc)
         except sp_exc.StorPoolError as err:
             if not self._renamed_anyway(err, name, found.get('globalId'),
-                                        snapshot=False):
+                                        snapshot=snapshot):
+                kind = 'snapshot' if snapshot else 'volume'
                 raise to_cinder(
-                    err, f'manage StorPool volume {found["name"]} as',
-                    volume_id=volume.id, sp_name=name) from err
+                    err, f'manage StorPool {kind} {found["name"]} as',
+                    sp_name=name, **ids) from err
 
     def unmanage(self, volume: Any) -> None:
         """Rename it out of our namespace: <prefix>--unmanaged--volume-<id>.
@@ -870,14 +880,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         name = self._snap_name(snapshot)
         if found['name'] == name:
             return
-        try:
-            self._api.snapshot_update(found['name'], {'rename': name})
-        except sp_exc.StorPoolError as err:
-            if not self._renamed_anyway(err, name, found.get('globalId'),
-                                        snapshot=True):
-                raise to_cinder(
-                    err, f'manage StorPool snapshot {found["name"]} as',
-                    snapshot_id=snapshot.id, sp_name=name) from err
+        self._update_to_manage(found, {'rename': name}, snapshot=True,
+                               snapshot_id=snapshot.id)
 
     def unmanage_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)

@@ -103,6 +103,18 @@ class _ImageTestBase(base.StorPoolFunctionalTestBase):
         with open(raw, 'rb') as src:
             return src.read()
 
+    def volume_from_disguised_image(self) -> dict:
+        """A volume from a 'raw' image that is really qcow2: it fails."""
+        raw = os.path.join(self.work, 'x.raw')
+        make_raw(raw)
+        qcow = os.path.join(self.work, 'x.qcow2')
+        convert(raw, qcow, 'qcow2')
+        meta = self.glance.add_image(qcow, disk_format='raw')
+        vol = self.api.post_volume({'volume': {'size': 1,
+                                               'imageRef': meta['id']}})
+        self.assertRaises(AssertionError, self.wait_volume, vol['id'])
+        return vol
+
     def assert_no_attachments(self):
         """Nothing attached in StorPool, no user left in the state file."""
         self.assertEqual([], self.emu_attachments())
@@ -142,14 +154,7 @@ class ImageCopyTest(_ImageTestBase):
 
     def test_disguised_raw_image_is_refused(self):
         """A 'raw' image that is really qcow2 never reaches a volume."""
-        raw = os.path.join(self.work, 'x.raw')
-        make_raw(raw)
-        qcow = os.path.join(self.work, 'x.qcow2')
-        convert(raw, qcow, 'qcow2')
-        meta = self.glance.add_image(qcow, disk_format='raw')
-        vol = self.api.post_volume({'volume': {'size': 1,
-                                               'imageRef': meta['id']}})
-        self.assertRaises(AssertionError, self.wait_volume, vol['id'])
+        vol = self.volume_from_disguised_image()
         self.assertTrue(any("appears to be 'qcow2'" in line
                             for line in self.log_handler.lines))
         self.delete_volume(vol['id'])
@@ -299,14 +304,7 @@ class DeferredDeleteImageTest(_ImageTestBase):
     driver_options = {'storpool_deferred_delete_hours': 1}
 
     def test_failed_copy_leaves_no_deferred_snapshot(self):
-        raw = os.path.join(self.work, 'x.raw')
-        make_raw(raw)
-        qcow = os.path.join(self.work, 'x.qcow2')
-        convert(raw, qcow, 'qcow2')
-        meta = self.glance.add_image(qcow, disk_format='raw')
-        vol = self.api.post_volume({'volume': {'size': 1,
-                                               'imageRef': meta['id']}})
-        self.assertRaises(AssertionError, self.wait_volume, vol['id'])
+        vol = self.volume_from_disguised_image()
         # Nothing of the half-written volume: no volume, no snapshot kept
         # for a "deletion" nobody asked for, no attachment.
         self.assertEqual({}, self.emu_volumes())

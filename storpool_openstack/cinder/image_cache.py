@@ -84,14 +84,18 @@ def list_image_cache(api, prefix: str = names.DEFAULT_PREFIX) -> list[dict]:
 
 def purge_image_cache(api, prefix: str = names.DEFAULT_PREFIX, *,
                       image_id: str | None = None, keep: int = 0,
-                      dry_run: bool = False) -> list[str]:
+                      dry_run: bool = False,
+                      failed: list[tuple[str, str]] | None = None
+                      ) -> list[str]:
     """Delete cached image snapshots; return the names deleted.
 
     With image_id, only that image's entries; with keep=N, the N most
     recently used entries stay; with dry_run, nothing is deleted and the
     names that would be are returned. Volumes made from an entry keep
     working: StorPool frees the snapshot's data only when its last child
-    is gone.
+    is gone. With a `failed` list, an entry StorPool will not delete is
+    added to it as (name, error) and the purge goes on with the others;
+    without one, the error is raised.
     """
     entries = list_image_cache(api, prefix)
     if image_id is not None:
@@ -105,6 +109,13 @@ def purge_image_cache(api, prefix: str = names.DEFAULT_PREFIX, *,
         try:
             api.snapshot_delete(entry['name'])
         except sp_exception.NotFound:
+            continue
+        except sp_exception.StorPoolError as err:
+            if failed is None:
+                raise
+            LOG.warning('Image cache: could not delete %s: %s',
+                        entry['name'], err)
+            failed.append((entry['name'], str(err)))
             continue
         deleted.append(entry['name'])
         LOG.info('Image cache: deleted %s (image %s)', entry['name'],

@@ -366,7 +366,7 @@ def cmd_image_cache(args: argparse.Namespace,
         for line in image_cache.describe_purge(result, image_id=args.image,
                                                keep=keep):
             console.print(line)
-    return EXIT_OK
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
 def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:

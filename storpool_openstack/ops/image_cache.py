@@ -79,10 +79,14 @@ class PurgeResult:
     removed: list[Entry]
     remaining: int
     dry_run: bool
+    # (snapshot name, StorPool error) of the entries that could not go.
+    failed: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict:
         return {'dry_run': self.dry_run, 'remaining': self.remaining,
-                'removed': [entry.to_json() for entry in self.removed]}
+                'removed': [entry.to_json() for entry in self.removed],
+                'failed': [{'name': name, 'error': error}
+                           for name, error in self.failed]}
 
 
 def dependents(volumes: list[dict], snapshots: list[dict]) -> dict[str, int]:
@@ -151,9 +155,10 @@ class ImageCacheView:
         entries = self.entries(once=once)
         # The dry run decides on the listing just shown; the real purge
         # lists afresh.
+        failed: list[tuple[str, str]] = []
         deleted = set(image_cache.purge_image_cache(
             once if dry_run else self.api, self.prefix, image_id=image_id,
-            keep=keep, dry_run=dry_run))
+            keep=keep, dry_run=dry_run, failed=failed))
         if dry_run:
             chosen = [entry for entry in entries if entry.name in deleted]
             return PurgeResult(chosen, len(entries) - len(chosen), True)
@@ -164,7 +169,7 @@ class ImageCacheView:
                           hash='?', volumes=None)
                     for name in sorted(deleted - known)]
         remaining = len(entries) - len(deleted & known)
-        return PurgeResult(removed, remaining, False)
+        return PurgeResult(removed, remaining, False, failed)
 
 
 def format_table(entries: list[Entry], heading: str) -> list[str]:
@@ -203,7 +208,7 @@ def describe_purge(result: PurgeResult, *, image_id: str | None = None,
                     f'working; its data stays until they are gone)')
         lines.append(f'{verb}: {entry.name} (image {entry.image_id}, '
                      f'{human_size(entry.size)}){note}')
-    if not result.removed:
+    if not result.removed and not result.failed:
         what = f'no cache entry of image {image_id}' if image_id else \
             'the image cache is empty'
         if keep and image_id:
@@ -215,9 +220,14 @@ def describe_purge(result: PurgeResult, *, image_id: str | None = None,
         lines.append(f'nothing to purge: {what}')
     count = len(result.removed)
     entries = f'{count} entr{"y" if count == 1 else "ies"}'
+    for name, error in result.failed:
+        lines.append(f'could not remove: {name}: {error}')
     if result.dry_run:
         lines.append(f'{entries} would be removed, {result.remaining} '
                      f'would remain')
     else:
-        lines.append(f'{entries} removed, {result.remaining} remain')
+        lines.append(f'{entries} removed, {result.remaining} remain'
+                     + (f', {len(result.failed)} could not be removed '
+                        f'(see above; run the purge again once StorPool '
+                        f'allows it)' if result.failed else ''))
     return lines

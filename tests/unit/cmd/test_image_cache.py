@@ -191,6 +191,27 @@ class TestImageCache(base.CLITestCase):
                          image_cache.list_image_cache(self.api, self.prefix))
         self.assertEqual(3, len(self.snapshots()))  # the noise
 
+    def test_purge_goes_on_past_an_entry_storpool_refuses(self):
+        snap_a, snap_b, snap_c = self.three()
+        # The second delete (snap_a, by LRU order) is refused for good.
+        self.emu.control.add_fault('SnapshotDelete', name='invalidParam',
+                                   descr='snapshot is attached',
+                                   transient=False, nth=2)
+        res = self.image_cache('purge')
+        self.assertEqual(1, res.code, res)
+        lines = res.out.splitlines()
+        self.assertIn(f'could not remove: {snap_a}: ', lines[-2])
+        self.assertIn('snapshot is attached', lines[-2])
+        self.assertEqual('2 entries removed, 1 remain, 1 could not be '
+                         'removed (see above; run the purge again once '
+                         'StorPool allows it)', lines[-1])
+        self.assertEqual([snap_a], self.snapshots())
+        res = self.image_cache('purge', '--json')
+        self.assertEqual(0, res.code, res)
+        data = json.loads(res.out)
+        self.assertEqual(([snap_a], []), (
+            [e['name'] for e in data['removed']], data['failed']))
+
     @ddt.data((), ('--keep', '2'), ('--image', IMG_A),
               ('--image', IMG_A, '--keep', '1'), ('--keep', '5'),
               ('--image', 'no-such-image'))
@@ -265,13 +286,14 @@ class TestImageCache(base.CLITestCase):
 
     def test_api_error_is_one_line(self):
         self.cache(IMG_A, 'a1' * 40, T0)
-        self.emu.control.add_fault('SnapshotDelete', 'busy', times=None)
+        self.emu.control.add_fault('SnapshotsList', 'busy', times=None)
         res = self.image_cache('purge')
         self.assertEqual(1, res.code)
         self.assertEqual('', res.out)
         self.assertEqual(1, len(res.err.splitlines()), res.err)
         self.assertTrue(res.err.startswith('storpool-openstack: error: '),
                         res.err)
+        self.emu.control.clear_faults()
         self.assertEqual(1, len(self.snapshots()))
 
     def test_missing_config(self):

@@ -294,7 +294,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                             sp_name=name):
                 # Named by the Cinder id, the one the operator knows.
                 kept = deferred.defer(self._api, name, volume.id,
-                                      self._prefix)
+                                      self._prefix, hours=hours)
             if kept is None:
                 return
         try:

@@ -185,11 +185,10 @@ def _relative(seconds: float) -> str:
 
 def when(row: Row, hours: int | None, now: float) -> str:
     """When the driver deletes the volume's data for good."""
-    if hours is None:
-        return 'unknown'
     if hours == 0:
         return 'never (deferred deletion is off)'
-    assert row.expires_at is not None
+    if row.expires_at is None:
+        return 'unknown'
     if row.expires_at <= now:
         return f'due since {image_cache.utc(row.expires_at)}'
     return (f'{image_cache.utc(row.expires_at)} '

@@ -349,12 +349,35 @@ class DeferredDeleteTestCase(base.DriverTestCase):
                          str(pending[0]['deleted_at']))
         self.assertEqual(pending[0]['deleted_at'] + 7200,
                          pending[0]['expires_at'])
+        self.assertEqual(str(pending[0]['expires_at']),
+                         snap['tags'][deferred.TAG_UNTIL])
         # Not yet due: nothing happens; due: it goes.
         self.assertEqual([], deferred.reap(self.driver._api, self.prefix, 2))
         done = deferred.reap(self.driver._api, self.prefix, 2,
                              now=pending[0]['expires_at'] + 1)
         self.assertEqual([name], done)
         self.assertEqual({}, self.snapshots())
+
+    def test_window_is_the_deleting_backends(self):
+        # Another backend on this cluster keeps deletions 48 h; this one's
+        # 2 h reaper must not cut that short, and keeps its own 2 h.
+        other = self.make_driver('sp-long', storpool_deferred_delete_hours=48)
+        long_vol, short_vol = self.volume(), self.volume()
+        for drv, vol in ((other, long_vol), (self.driver, short_vol)):
+            drv.create_volume(vol)
+            drv.delete_volume(vol)
+        pending = {p['volume_id']: p for p in sp_driver.list_deferred(
+            self.driver._api, self.prefix, 2)}
+        deleted_at = pending[long_vol.id]['deleted_at']
+        self.assertEqual(deleted_at + 48 * 3600,
+                         pending[long_vol.id]['expires_at'])
+        later = deleted_at + 3 * 3600
+        done = deferred.reap(self.driver._api, self.prefix, 2, now=later)
+        self.assertEqual([pending[short_vol.id]['name']], done)
+        self.assertEqual([pending[long_vol.id]['name']],
+                         list(self.snapshots()))
+        self.assertEqual([pending[long_vol.id]['name']], deferred.reap(
+            self.driver._api, self.prefix, 2, now=deleted_at + 48 * 3600))
 
     def test_delete_missing(self):
         vol = self.volume()

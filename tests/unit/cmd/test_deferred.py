@@ -211,6 +211,24 @@ class TestDeferred(base.CLITestCase):
         self.assertEqual('1 volume(s), 1 GiB; pass --hours N or '
                          '--cinder-conf to see when they go', lines[3])
 
+    def test_keep_until_tag_wins(self):
+        """The deleting backend's window, whatever --hours says."""
+        name = names.volume_name(VOL_NEW, self.prefix)
+        self.api.volume_create({'name': name, 'size': GIB})
+        deleted_at = self.now - 30 * HOUR
+        kept = deferred.defer(self.api, name, VOL_NEW, self.prefix,
+                              now=deleted_at, hours=48)
+        self.api.volume_delete(name)
+        for extra in (('--hours', '24'),
+                      ('--cinder-conf', self.no_cinder_conf)):
+            res = self.deferred_cmd('--json', *extra)
+            self.assertEqual(0, res.code, res)
+            [row] = json.loads(res.out)['volumes']
+            self.assertEqual((kept, deleted_at + 48 * HOUR, False),
+                             (row['snapshot'], row['expires_at'],
+                              row['due']))
+        self.assertEqual([], deferred.reap(self.api, self.prefix, 24))
+
     def test_empty(self):
         self.noise()
         res = self.deferred_cmd('--hours', '1')

@@ -313,7 +313,7 @@ class ImageMixin:
     """Image handling for StorPoolDriver (see the class docstring there).
 
     Uses the driver's `_api`, `_sp_config`, `configuration`, `db`,
-    `create_volume`, `delete_volume` (or `_discard_volume`) and its
+    `create_volume`, `_discard_volume` (an immediate delete) and its
     volume-to-StorPool mapping.
     """
 
@@ -571,10 +571,6 @@ class ImageMixin:
                 self._discard_volume(volume)
             raise
         return model_update
-
-    def _discard_volume(self, volume) -> None:
-        """Remove a volume made here whose filling failed."""
-        self.delete_volume(volume)
 
     def _image_check_size(self, volume, image_meta) -> int | None:
         """The image's size in whole GiB if Glance knows it; fail if big."""

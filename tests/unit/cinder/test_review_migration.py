@@ -60,6 +60,12 @@ class MigrationCompletionTestCase(base.DriverTestCase):
         volume.refresh()
         return volume
 
+    def assert_only_the_migrated_data(self, vol) -> None:
+        """StorPool holds one volume, the 2 GiB migrated one, as `vol`."""
+        volumes = self.state()['volumes']
+        self.assertEqual([self.vname(vol)], list(volumes))
+        self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+
     def test_same_cluster_keeps_the_migrated_data(self):
         # Two backends on one StorPool cluster: the source is still there
         # when the destination's driver is asked to finish.
@@ -67,10 +73,7 @@ class MigrationCompletionTestCase(base.DriverTestCase):
         self.driver.create_volume(src)
         new = self.volume(size=2)
         self.driver.create_volume(new)
-        vol = self.complete(src, new)
-        volumes = self.state()['volumes']
-        self.assertEqual([self.vname(vol)], list(volumes))
-        self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+        self.assert_only_the_migrated_data(self.complete(src, new))
 
     def test_same_cluster_source_with_name_id(self):
         # The source was itself migrated before and kept the new name.
@@ -81,10 +84,7 @@ class MigrationCompletionTestCase(base.DriverTestCase):
         src.save()
         new = self.volume(size=2)
         self.driver.create_volume(new)
-        vol = self.complete(src, new)
-        volumes = self.state()['volumes']
-        self.assertEqual([self.vname(vol)], list(volumes))
-        self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+        self.assert_only_the_migrated_data(self.complete(src, new))
 
     def test_other_cluster_source_with_name_id(self):
         # The source lives elsewhere under its _name_id; only the
@@ -94,10 +94,8 @@ class MigrationCompletionTestCase(base.DriverTestCase):
         src.save()
         new = self.volume(size=2)
         self.driver.create_volume(new)
-        vol = self.complete(src, new, delete_source=False)
-        volumes = self.state()['volumes']
-        self.assertEqual([self.vname(vol)], list(volumes))
-        self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+        self.assert_only_the_migrated_data(
+            self.complete(src, new, delete_source=False))
 
 
 class InUseMigrationTestCase(base.DriverTestCase):

@@ -208,12 +208,16 @@ class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
         self.assertEqual(sorted(self.sname(s) for s in snaps),
                          sorted(self.snapshots()))
 
-    def test_group_from_group(self):
-        grp, vols = self.group()
-        grp2 = test_utils.create_group(
+    def target_group(self, count: int) -> tuple:
+        """An empty group with `count` new volumes, to clone into."""
+        grp = test_utils.create_group(
             self.ctxt, host=f'{base.HOST}@storpool#default',
             group_type_id=self.group_type, volume_type_ids=[])
-        vols2 = [self.volume(group_id=grp2.id) for _ in vols]
+        return grp, [self.volume(group_id=grp.id) for _ in range(count)]
+
+    def test_group_from_group(self):
+        grp, vols = self.group()
+        grp2, vols2 = self.target_group(len(vols))
         drv, relay = self.relayed('VolumesGroupSnapshot')
         drv.create_group_from_src(self.ctxt, grp2, vols2,
                                   source_group=grp, source_vols=vols)
@@ -226,10 +230,7 @@ class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
         # Without a retry the call fails, but StorPool made the temporary
         # snapshots: they must not stay behind.
         grp, vols = self.group()
-        grp2 = test_utils.create_group(
-            self.ctxt, host=f'{base.HOST}@storpool#default',
-            group_type_id=self.group_type, volume_type_ids=[])
-        vols2 = [self.volume(group_id=grp2.id) for _ in vols]
+        grp2, vols2 = self.target_group(len(vols))
         drv, relay = self.relayed('VolumesGroupSnapshot', retries=0)
         self.assertRaises(exception.VolumeBackendAPIException,
                           drv.create_group_from_src, self.ctxt, grp2, vols2,

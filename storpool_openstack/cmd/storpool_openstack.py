@@ -392,7 +392,7 @@ def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
-    from storpool_openstack.ops import demo
+    from storpool_openstack.demo import runner as demo
 
     ok = demo.Demo(console, keep=args.keep,
                    device_mode=args.device_mode).run()

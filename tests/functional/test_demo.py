@@ -28,7 +28,7 @@ import warnings
 import testtools
 
 from storpool_openstack.cmd import storpool_openstack as cli
-from storpool_openstack.ops import demo
+from storpool_openstack.demo import runner as demo
 from storpool_openstack.ops import output
 
 STEPS = 14
@@ -112,7 +112,7 @@ class TestDemo(testtools.TestCase):
         # Cinder's base classes) lacks the method.
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            from storpool_openstack.ops import demo_story
+            from storpool_openstack.demo import story as demo_story
         self.assertIsNone(demo_story.missing_feature(
             'create_volume', 'revert_to_snapshot', 'create_group_snapshot'))
         self.assertEqual('backup_use_temp_snapshot',

@@ -38,8 +38,8 @@ from storpool_openstack.cinder import driver as sp_driver
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import names
 from storpool_openstack.emulator import fixture as emu_fixture
-from storpool_openstack.ops import cinder_services
-from storpool_openstack.ops import demo as demo_mod
+from tests.functional import harness
+from storpool_openstack.demo import runner as demo_mod
 
 LOG = std_logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def pattern(seed: int) -> bytes:
     return block * (PATTERN // len(block))
 
 
-class DemoStory(cinder_services.StorPoolServicesBase):
+class DemoStory(harness.StorPoolServicesBase):
     """One test, `test_story`; `demo` is set by the runner."""
 
     demo: demo_mod.Demo

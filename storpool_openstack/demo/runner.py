@@ -147,7 +147,7 @@ class Demo:
             # Cinder imports eventlet, which warns that it is deprecated
             # and about modules imported before it patched them.
             warnings.simplefilter('ignore')
-            from storpool_openstack.ops import demo_story
+            from storpool_openstack.demo import story as demo_story
 
         case = demo_story.DemoStory('test_story')
         case.demo = self

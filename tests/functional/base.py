@@ -13,7 +13,7 @@
 # under the License.
 """The StorPool driver inside real Cinder services, against the emulator.
 
-`harness.StorPoolServicesBase` (shared with the demo) starts
+`harness.StorPoolServicesBase` starts
 Cinder's real REST API, scheduler and volume service in this process. The
 StorPool emulator runs in a subprocess (this process is eventlet
 monkey-patched) and the driver finds it through a storpool.conf of its

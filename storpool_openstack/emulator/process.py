@@ -147,12 +147,17 @@ class EmulatorProcess:
 
     def leftovers(self) -> list[str]:
         """Loop devices and device links this emulator left behind."""
-        found = []
-        for dev, backing in sorted(devices.loop_backing_files().items()):
-            if backing.startswith(self.state_dir + os.sep):
-                found.append(f'{dev} -> {backing}')
-        for sub in ('storpool', 'storpool-byid'):
-            path = os.path.join(self.dev_dir, sub)
-            if os.path.isdir(path):
-                found.extend(os.path.join(path, n) for n in os.listdir(path))
-        return found
+        return leftovers(self.state_dir, self.dev_dir)
+
+
+def leftovers(state_dir: str, dev_dir: str) -> list[str]:
+    """Loop devices on files of `state_dir`, device links in `dev_dir`."""
+    found = []
+    for dev, backing in sorted(devices.loop_backing_files().items()):
+        if backing.startswith(state_dir + os.sep):
+            found.append(f'{dev} -> {backing}')
+    for sub in ('storpool', 'storpool-byid'):
+        path = os.path.join(dev_dir, sub)
+        if os.path.isdir(path):
+            found.extend(os.path.join(path, n) for n in os.listdir(path))
+    return found

@@ -19,10 +19,12 @@
     storpool-openstack image-cache [list] [--json]
     storpool-openstack image-cache purge [--image ID] [--keep N] [--dry-run]
     storpool-openstack deferred [list] [--hours N] [--json]
-    storpool-openstack demo [--keep-logs]
+    storpool-openstack demo [--keep] [--device-mode MODE]
 
 The work is done in `storpool_openstack.ops`; this module only parses the
-command line, prints and picks the exit code.
+command line, prints and picks the exit code.  The demo is an optional
+part of the package (`storpool_openstack.demo`, the ``[demo]`` extra): it
+is run through its entry point, so the operator tools never import it.
 """
 
 import argparse
@@ -391,12 +393,19 @@ def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
-    from storpool_openstack.ops import demo
+# The optional parts' commands, by entry point name (setup.cfg).
+OPTIONAL_COMMANDS = 'storpool_openstack.commands'
 
-    ok = demo.Demo(console, keep=args.keep,
-                   device_mode=args.device_mode).run()
-    return EXIT_OK if ok else EXIT_FAILED
+
+def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
+    found = importlib.metadata.entry_points(group=OPTIONAL_COMMANDS,
+                                            name='demo')
+    if not found:
+        console.error('the demo is not installed with this package: '
+                      'pip install "storpool-openstack[demo]"')
+        return EXIT_FAILED
+    run = next(iter(found)).load()
+    return run(args, console)
 
 
 COMMANDS = {

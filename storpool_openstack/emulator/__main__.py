@@ -16,7 +16,7 @@
 
 import sys
 
-from storpool_openstack.cmd import emulator
+from storpool_openstack.emulator import cli
 
 if __name__ == '__main__':
-    sys.exit(emulator.main())
+    sys.exit(cli.main())

@@ -21,28 +21,16 @@ and exposes the model as ``.cluster``.
 """
 
 import os
-import re
-import signal
 import subprocess
-import sys
-import time
 import typing
 
 import fixtures
 
 from storpool_openstack.emulator import control
-from storpool_openstack.emulator import devices
+from storpool_openstack.emulator import process
 from storpool_openstack.emulator import service
 
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
-LISTEN_RE = re.compile(
-    r'^storpool-emulator listening on http://(?P<host>[^:]+):(?P<port>\d+) '
-    r'\(device mode: (?P<mode>\w+), state: (?P<state>.*)\)$', re.M)
-
-
-class EmulatorStartError(Exception):
-    """The emulator did not come up."""
+EmulatorStartError = process.EmulatorStartError
 
 
 class EmulatorFixture(fixtures.Fixture):
@@ -130,67 +118,22 @@ class EmulatorFixture(fixtures.Fixture):
         self.cluster = emu.cluster
 
     def _start_subprocess(self) -> None:
-        out_path = os.path.join(self.base_dir, 'emulator.out')
-        err_path = os.path.join(self.base_dir, 'emulator.err')
-        cmd = [sys.executable, '-m', 'storpool_openstack.emulator',
-               '--state-dir', self.state_dir, '--port', '0',
-               '--dev-dir', self.dev_dir,
-               '--client-id', str(self.client_id),
-               '--device-mode', self.requested_mode,
-               '--volume-prefix', self.volume_prefix]
-        if self.templates is not None:
-            cmd += ['--templates', self._templates_arg()]
-        env = dict(os.environ)
-        # Through the environment, so that it is not visible in ps.
-        env['STORPOOL_EMULATOR_TOKEN'] = self.token
-        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
-            self.process = subprocess.Popen(
-                cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                env=env, close_fds=True)
-        self.addCleanup(self._stop_subprocess)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with open(out_path) as fobj:
-                match = LISTEN_RE.search(fobj.read())
-            if match:
-                break
-            if self.process.poll() is not None or \
-                    time.monotonic() > deadline:
-                with open(err_path) as fobj:
-                    stderr = fobj.read()
-                raise EmulatorStartError(
-                    'storpool-emulator did not start (exit code %s) '
-                    'within %.0f s; stderr:\n%s' % (
-                        self.process.poll(), START_TIMEOUT, stderr))
-            time.sleep(0.02)
-        self.host = match.group('host')
-        self.port = int(match.group('port'))
-        self.device_mode = match.group('mode')
-
-    def _stop_subprocess(self) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise EmulatorStartError('storpool-emulator did not stop on '
-                                     'SIGTERM within %.0f s' % STOP_TIMEOUT)
+        runner = process.EmulatorProcess(
+            self.base_dir, device_mode=self.requested_mode,
+            client_id=self.client_id, volume_prefix=self.volume_prefix,
+            templates=(None if self.templates is None
+                       else self._templates_arg()))
+        runner.token = self.token
+        self.addCleanup(runner.stop)
+        runner.start()
+        self.process = runner.process
+        self.host = runner.host
+        self.port = runner.port
+        self.device_mode = runner.device_mode
 
     def leftovers(self) -> typing.List[str]:
         """Loop devices and device links this emulator left behind."""
-        found = []
-        for dev, backing in sorted(devices.loop_backing_files().items()):
-            if backing.startswith(self.state_dir + os.sep):
-                found.append('%s -> %s' % (dev, backing))
-        for sub in ('storpool', 'storpool-byid'):
-            path = os.path.join(self.dev_dir, sub)
-            if os.path.isdir(path):
-                found.extend(os.path.join(path, n) for n in os.listdir(path))
-        return found
+        return process.leftovers(self.state_dir, self.dev_dir)
 
     def _check_leftovers(self) -> None:
         found = self.leftovers()

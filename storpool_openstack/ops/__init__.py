@@ -13,7 +13,8 @@
 # under the License.
 """The logic behind the `storpool-openstack` operator command.
 
-Each module does one job (host setup, doctor, attachments, demo) and
-returns data; `storpool_openstack.cmd.storpool_openstack` only parses the
-command line and prints.
+Each module does one job (host setup, doctor, attachments, image cache,
+deferred deletions) and returns data; `cmd.storpool_openstack` only
+parses the command line and prints.  The demo is an optional part of its
+own, `storpool_openstack.demo`.
 """

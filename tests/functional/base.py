@@ -13,7 +13,7 @@
 # under the License.
 """The StorPool driver inside real Cinder services, against the emulator.
 
-`cinder_services.StorPoolServicesBase` (shared with the demo) starts
+`harness.StorPoolServicesBase` starts
 Cinder's real REST API, scheduler and volume service in this process. The
 StorPool emulator runs in a subprocess (this process is eventlet
 monkey-patched) and the driver finds it through a storpool.conf of its
@@ -32,7 +32,7 @@ from cinder.tests.functional.api import client
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.emulator import fixture as emu_fixture
-from storpool_openstack.ops import cinder_services
+from tests.functional import harness
 
 DEFAULT_TYPE = 'storpool-default'
 GiB = 1024 ** 3
@@ -54,7 +54,7 @@ class _CollectingHandler(std_logging.Handler):
             self.lines.append(repr(record.msg))
 
 
-class StorPoolFunctionalTestBase(cinder_services.StorPoolServicesBase):
+class StorPoolFunctionalTestBase(harness.StorPoolServicesBase):
     """Real Cinder services + StorPoolDriver + the emulator."""
 
     emulator_templates = None

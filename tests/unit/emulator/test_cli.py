@@ -48,7 +48,7 @@ class CLITestCase(oslo_base.BaseTestCase):
         env = dict(os.environ)
         env.pop('STORPOOL_EMULATOR_TOKEN', None)
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+            [sys.executable, '-m', 'storpool_openstack.emulator.cli',
              '--port', '0', '--state-dir', self.state, '--dev-dir',
              self.dev, '--write-config', self.conf] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -125,7 +125,7 @@ class CLITestCase(oslo_base.BaseTestCase):
     def test_own_state_dir_is_removed(self) -> None:
         env = dict(os.environ, TMPDIR=self.tmp)
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+            [sys.executable, '-m', 'storpool_openstack.emulator.cli',
              '--port', '0', '--dev-dir', self.dev, '--device-mode', 'file'],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL, env=env, universal_newlines=True)

@@ -13,12 +13,14 @@
 # under the License.
 """Cinder's real services in this process, with StorPoolDriver on an emulator.
 
-The demo and the functional tests both build on `StorPoolServicesBase`:
+The functional tests build on `StorPoolServicesBase`:
 `cinder.tests.functional`'s `_FunctionalTestBase` (shipped in the cinder
 wheel) starts the REST API, the scheduler and the volume service in this
 process (in-memory sqlite, the `fake:/` transport); this module points the
 volume service at a StorPool emulator, works around what cannot run here,
-and stands a file-backed image service in for Glance.
+and stands a file-backed image service in for Glance.  Test code only: the
+demo (`storpool_openstack.demo.cloud`) starts the same services from
+Cinder's public modules.
 """
 
 import copy
@@ -164,7 +166,7 @@ class FileImageService(cinder_fake._FakeImageService):
 
 
 class StorPoolServicesBase(functional_helpers._FunctionalTestBase):
-    """Cinder's services with StorPoolDriver, for the demo and the tests.
+    """Cinder's services with StorPoolDriver, for the functional tests.
 
     A subclass starts an `EmulatorFixture` in its `_get_flags()` (before
     the services start, so the driver finds the API up) and passes it to

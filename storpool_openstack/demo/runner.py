@@ -11,68 +11,34 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""`storpool-openstack demo`: the whole story on the bundled emulator.
+"""`storpool-openstack demo`: runs the story, prints it, leaves nothing.
 
-The StorPool emulator runs in a subprocess in a temporary directory;
+The StorPool emulator runs in a child process in a temporary directory;
 Cinder's real REST API, scheduler and volume service (with StorPoolDriver)
-run in this process the way Cinder's own functional tests run them
-(`cinder.tests.functional`, in-memory sqlite, the fake message bus).  The
-story itself is in `demo_story`; this module runs it, prints one line per
-step and the summary, and makes sure nothing is left behind.
+run in this process (`cloud`).  The steps are in `story`; this module
+runs them, prints one line per step and the summary, keeps the services'
+log in a file, and makes sure nothing is left behind.
 
-Importing Cinder's test helpers monkey-patches the process with eventlet,
-so the story is imported only when the demo runs.
+Importing the story monkey-patches the process with eventlet, so it is
+imported only when the demo runs.
 """
 
 import collections
 import contextlib
-import dataclasses
 import io
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import time
 import traceback
-import unittest
 import warnings
 
+from storpool_openstack.demo import results
 from storpool_openstack.ops import output
 
-# Environment for Cinder's test base: capture the services' own stdout
-# and stderr (their logs go to a file), and a generous overall timeout.
-_ENV = {'OS_STDOUT_CAPTURE': '1', 'OS_STDERR_CAPTURE': '1',
-        'OS_LOG_CAPTURE': '1', 'OS_TEST_TIMEOUT': '600'}
 LOG_TAIL = 40
-
-OK = 'ok'
-FAILED = 'failed'
-SKIPPED = 'skipped'
-
-
-@dataclasses.dataclass
-class StepResult:
-    title: str
-    status: str
-    seconds: float
-    calls: list[str]
-    detail: str = ''
-
-
-class StepSkipped(Exception):
-    """The step cannot run; the message says why (shown to the user)."""
-
-
-def count_calls(calls: list[str]) -> str:
-    """`VolumeCreate, VolumesList x2` in order of first appearance."""
-    if not calls:
-        return 'no StorPool calls'
-    counted = collections.Counter(calls)
-    parts = []
-    for name in dict.fromkeys(calls):
-        parts.append(name if counted[name] == 1
-                     else f'{name} x{counted[name]}')
-    return ', '.join(parts)
 
 
 class Demo:
@@ -83,32 +49,26 @@ class Demo:
         self.console = console
         self.keep = keep
         self.device_mode = device_mode
-        self.results: list[StepResult] = []
+        self.results: list[results.StepResult] = []
         self.tmp: str | None = None
         self.log_path: str | None = None
         self.started = time.monotonic()
 
-    # Used by the story
-
-    def report(self, result: StepResult) -> None:
+    def report(self, result: results.StepResult) -> None:
         self.results.append(result)
-        mark = self.console.mark({OK: True, FAILED: False}.get(
-            result.status))
+        mark = self.console.mark({results.OK: True,
+                                  results.FAILED: False}.get(result.status))
         number = len(self.results)
-        if result.status == SKIPPED:
+        if result.status == results.SKIPPED:
             self.console.print(f'{mark} {number:2d} {result.title}: '
                                f'skipped: {result.detail}')
             return
         line = (f'{mark} {number:2d} {result.title} '
-                f'[{result.seconds:.2f} s; {count_calls(result.calls)}]')
+                f'[{result.seconds:.2f} s; '
+                f'{results.count_calls(result.calls)}]')
         self.console.print(line)
         if result.detail:
             self.console.print(f'      {result.detail}')
-
-    def note(self, text: str) -> None:
-        self.console.print(f'   {text}')
-
-    # Running
 
     def run(self) -> bool:
         self.tmp = tempfile.mkdtemp(prefix='storpool-openstack-demo-')
@@ -116,46 +76,55 @@ class Demo:
         self.console.print(f'storpool-openstack demo: StorPool emulator + '
                            f'Cinder services with StorPoolDriver in '
                            f'{self.tmp}')
-        saved = {key: os.environ.get(key) for key in _ENV}
-        os.environ.update(_ENV)
-        # Every temporary file of the run (the emulator's too) goes here.
+        # Every temporary file of the run (Cinder's too) goes here.
         saved_tempdir = tempfile.tempdir
         tempfile.tempdir = self.tmp
         problems: list[str] = []
         try:
-            problems = self._run_story()
+            with self._log_to_file():
+                self._run_story()
         except Exception:
             problems = [traceback.format_exc()]
         finally:
             tempfile.tempdir = saved_tempdir
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         leftovers = self._leftover_loops()
         ok = not problems and not leftovers and all(
-            r.status != FAILED for r in self.results)
+            r.status != results.FAILED for r in self.results)
         if not ok:
             self._show_failure(problems, leftovers)
         self._finish(ok)
         return ok
 
-    def _run_story(self) -> list[str]:
+    @contextlib.contextmanager
+    def _log_to_file(self):
+        """Every log record (DEBUG too) and warning into the log file."""
+        root = logging.getLogger()
+        handler = logging.FileHandler(self.log_path)
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(levelname)s [%(name)s] %(message)s'))
+        saved_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        logging.captureWarnings(True)
+        try:
+            yield
+        finally:
+            logging.captureWarnings(False)
+            root.setLevel(saved_level)
+            root.removeHandler(handler)
+            handler.close()
+
+    def _run_story(self) -> None:
         with warnings.catch_warnings(), \
                 contextlib.redirect_stderr(io.StringIO()):
             # Cinder imports eventlet, which warns that it is deprecated
             # and about modules imported before it patched them.
             warnings.simplefilter('ignore')
-            from storpool_openstack.ops import demo_story
+            from storpool_openstack.demo import story
 
-        case = demo_story.DemoStory('test_story')
-        case.demo = self
-        result = unittest.TestResult()
-        case.run(result)
-        problems = [text for _case, text in result.errors + result.failures]
-        problems += [f'skipped: {why}' for _case, why in result.skipped]
-        return problems
+        story.Story(self.tmp, device_mode=self.device_mode,
+                    report=self.report,
+                    add_secret=self.console.add_secret).run()
 
     def _leftover_loops(self) -> list[str]:
         """Loop devices still backed by files of the demo's directory."""
@@ -216,6 +185,6 @@ class Demo:
                      f'could not remove {self.tmp}')
         verdict = 'demo passed' if ok else 'demo FAILED'
         self.console.print(
-            f'{verdict}: {counts[OK]} step(s) passed, {counts[FAILED]} '
-            f'failed, {counts[SKIPPED]} skipped; {calls} StorPool API '
-            f'calls; {elapsed:.1f} s; {where}')
+            f'{verdict}: {counts[results.OK]} step(s) passed, '
+            f'{counts[results.FAILED]} failed, {counts[results.SKIPPED]} '
+            f'skipped; {calls} StorPool API calls; {elapsed:.1f} s; {where}')

@@ -209,6 +209,11 @@ class ISCSIConfig(object):
                 'portals': sorted('%s:%d' % p for p in self._real_portals)}
 
     # -- hooks for the volume model ----------------------------------------
+    def daemon_pids(self) -> typing.Set[int]:
+        """tgtd holds exported data files open; that is no native user."""
+        pid = self.daemon.pid if self.daemon is not None else None
+        return {pid} if pid else set()
+
     def exported(self, volume: str) -> bool:
         """Does a target serve this volume's data?"""
         return self.state.target_of(volume) is not None
@@ -514,7 +519,8 @@ class TgtDaemon(object):
     def start(self, portal: typing.Tuple[str, int]) -> None:
         last = ''
         for _attempt in range(8):
-            port = random.randint(20000, 60000)
+            # tgtd takes control ports up to 32767.
+            port = random.randint(10000, 32767)
             if os.path.exists(self._socket(port)) or \
                     os.path.exists(self._socket(port) + '.lock'):
                 continue

@@ -245,6 +245,7 @@ class Cluster(object):
         self._init_state()
         # iSCSIConfig and the tgtd behind it (emulator/iscsi.py).
         self.iscsi = sp_iscsi.ISCSIConfig(self, iscsi_target)
+        self.devices.ignored_holders = self.iscsi.daemon_pids
 
     # -- set-up ------------------------------------------------------------
     def _init_state(self) -> None:

@@ -231,9 +231,10 @@ class ISCSIMixin:
                 missing=_('the initiator IQN of host %s (for iSCSI)') %
                 connector.get('host'))
 
-    def _iscsi_lock(self, volume_name: str):
-        # Attach and detach of one volume read and change the same targets.
-        return lockutils.lock(f'storpool-iscsi-{volume_name}')
+    def _iscsi_lock(self):
+        # Every change reads, then changes one configuration tree (a learned
+        # initiator may go with its last export): one at a time.
+        return lockutils.lock(f'storpool-iscsi-{self._backend_name()}')
 
     def _iscsi_connect(self, volume: Any, connector: dict,
                        access_mode: str) -> dict:
@@ -242,37 +243,32 @@ class ISCSIMixin:
         settings = self._iscsi
         iqn = connector['initiator']
         name = self._vol_name(volume)
-        with self._iscsi_lock(name):
-            config = self._iscsi_read(volume)
-            self._iscsi_portals(config, settings)
-            commands = []
-            if find_initiator(config, iqn) is None:
-                if not settings.learn:
-                    raise exception.VolumeBackendAPIException(
-                        data=_('StorPool does not know the iSCSI initiator '
-                               '%(iqn)s of host %(host)s, and '
-                               'storpool_iscsi_learn_initiator_iqns is off: '
-                               'define it in StorPool first') % {
-                            'iqn': iqn, 'host': connector.get('host')})
-                LOG.info('Defining the StorPool iSCSI initiator %(iqn)s '
-                         '(host %(host)s)',
-                         {'iqn': iqn, 'host': connector.get('host')})
-                commands += [{'createInitiator': {'name': iqn, 'username': '',
-                                                  'secret': ''}},
-                             {'initiatorAddNetwork': {'initiator': iqn,
-                                                      'net': LEARNED_NET}}]
-            target = find_target(config, name)
-            if target is None:
-                commands.append({'createTarget': {'volumeName': name}})
-            export = {'initiator': iqn, 'portalGroup': settings.portal_group,
-                      'volumeName': name}
-            if target is None or (iqn, settings.portal_group) not in \
-                    exports_of(config, target.get('name')):
-                commands.append({'export': export})
-            if commands:
-                self._iscsi_change(volume, commands,
-                                   undo_target=target is None)
+        with self._iscsi_lock():
+            for attempt in (1, 2):
                 config = self._iscsi_read(volume)
+                self._iscsi_portals(config, settings)
+                commands = self._iscsi_export_commands(
+                    config, settings, connector, name)
+                if not commands:
+                    break
+                made_target = any('createTarget' in c for c in commands)
+                try:
+                    self._api.iscsi_config_change(commands)
+                except sp_exc.NotFound as err:
+                    # Another cinder-volume on this cluster removed what
+                    # we read (a learned initiator): read it again, once.
+                    if attempt == 1:
+                        LOG.info('Volume %(id)s: the iSCSI configuration '
+                                 'changed meanwhile (%(err)s); again',
+                                 {'id': volume.id, 'err': err})
+                        continue
+                    raise self._iscsi_refused(volume, commands, err,
+                                              made_target)
+                except sp_exc.StorPoolError as err:
+                    raise self._iscsi_refused(volume, commands, err,
+                                              made_target)
+                config = self._iscsi_read(volume)
+                break
             target = find_target(config, name)
             if target is None:
                 raise exception.VolumeBackendAPIException(
@@ -298,6 +294,48 @@ class ISCSIMixin:
                   'pg': settings.portal_group})
         return {'driver_volume_type': 'iscsi', 'data': data}
 
+    def _iscsi_export_commands(self, config: dict, settings: Settings,
+                               connector: dict, name: str) -> list[dict]:
+        """What StorPool lacks for this export: initiator, target, export."""
+        iqn = connector['initiator']
+        commands = []
+        if find_initiator(config, iqn) is None:
+            if not settings.learn:
+                raise exception.VolumeBackendAPIException(
+                    data=_('StorPool does not know the iSCSI initiator '
+                           '%(iqn)s of host %(host)s, and '
+                           'storpool_iscsi_learn_initiator_iqns is off: '
+                           'define it in StorPool first') % {
+                        'iqn': iqn, 'host': connector.get('host')})
+            LOG.info('Defining the StorPool iSCSI initiator %(iqn)s '
+                     '(host %(host)s)',
+                     {'iqn': iqn, 'host': connector.get('host')})
+            commands += [{'createInitiator': {'name': iqn, 'username': '',
+                                              'secret': ''}},
+                         {'initiatorAddNetwork': {'initiator': iqn,
+                                                  'net': LEARNED_NET}}]
+        target = find_target(config, name)
+        if target is None:
+            commands.append({'createTarget': {'volumeName': name}})
+        if target is None or (iqn, settings.portal_group) not in \
+                exports_of(config, target.get('name')):
+            commands.append({'export': {
+                'initiator': iqn, 'portalGroup': settings.portal_group,
+                'volumeName': name}})
+        return commands
+
+    def _iscsi_refused(self, volume: Any, commands: list[dict],
+                       err: Exception, made_target: bool = False
+                       ) -> exception.VolumeBackendAPIException:
+        if made_target:
+            self._iscsi_drop_unused_target(self._vol_name(volume))
+        return exception.VolumeBackendAPIException(
+            data=_('Volume %(id)s: StorPool refused the iSCSI change '
+                   '%(cmds)s: %(err)s') % {
+                'id': volume.id,
+                'cmds': ', '.join(next(iter(c)) for c in commands),
+                'err': err})
+
     def _iscsi_read(self, volume: Any) -> dict:
         try:
             return self._api.iscsi_config()
@@ -307,19 +345,11 @@ class ISCSIMixin:
                        'configuration: %(err)s') % {'id': volume.id,
                                                     'err': err})
 
-    def _iscsi_change(self, volume: Any, commands: list[dict], *,
-                      undo_target: bool = False) -> None:
+    def _iscsi_change(self, volume: Any, commands: list[dict]) -> None:
         try:
             self._api.iscsi_config_change(commands)
         except sp_exc.StorPoolError as err:
-            if undo_target:
-                self._iscsi_drop_unused_target(self._vol_name(volume))
-            raise exception.VolumeBackendAPIException(
-                data=_('Volume %(id)s: StorPool refused the iSCSI change '
-                       '%(cmds)s: %(err)s') % {
-                    'id': volume.id,
-                    'cmds': ', '.join(next(iter(c)) for c in commands),
-                    'err': err})
+            raise self._iscsi_refused(volume, commands, err)
 
     def _iscsi_drop_unused_target(self, name: str) -> None:
         """A target this attach made and could not export goes again."""
@@ -362,7 +392,7 @@ class ISCSIMixin:
                      'the iSCSI export; keeping it',
                      {'id': volume.id, 'iqn': connector.get('initiator')})
             return True
-        with self._iscsi_lock(name):
+        with self._iscsi_lock():
             config = self._iscsi_read(volume)
             target = find_target(config, name)
             if target is None:
@@ -379,6 +409,8 @@ class ISCSIMixin:
                         for i, pg in mine]
             if len(mine) == len(exports):
                 commands.append({'deleteTarget': {'volumeName': name}})
+            commands += self._iscsi_forget_learned(
+                config, settings, target['name'], mine)
             if commands:
                 self._iscsi_change(volume, commands)
                 LOG.info('Volume %(id)s: iSCSI export to %(who)s removed%(t)s',
@@ -387,6 +419,29 @@ class ISCSIMixin:
                           't': ' with its target' if len(mine) == len(exports)
                           else ''})
         return False
+
+    @staticmethod
+    def _iscsi_forget_learned(config: dict, settings: Settings, target: str,
+                              removed: list[tuple[str, str]]) -> list[dict]:
+        """deleteInitiator for learned initiators left with no export.
+
+        Only with learning on, and only a record exactly as learning makes
+        it (no CHAP, any network): the next attach makes it again. Others
+        are the StorPool admin's and stay.
+        """
+        if not settings.learn:
+            return []
+        out = []
+        for iqn in sorted({i for i, _pg in removed}):
+            init = find_initiator(config, iqn) or {}
+            left = [e for e in init.get('exports') or []
+                    if e.get('target') != target or
+                    (iqn, e.get('portalGroup')) not in removed]
+            if not left and not init.get('username') and \
+                    not init.get('secret') and \
+                    init.get('nets') == [LEARNED_NET]:
+                out.append({'deleteInitiator': {'name': iqn}})
+        return out
 
     def _iscsi_forget(self, volume: Any) -> None:
         """Before a delete: remove a target (and exports) left behind."""

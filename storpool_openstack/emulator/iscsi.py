@@ -218,6 +218,12 @@ class ISCSIConfig(object):
         """Does a target serve this volume's data?"""
         return self.state.target_of(volume) is not None
 
+    def volume_renamed(self, old: str, new: str) -> None:
+        """A target follows its volume (the target's name stays)."""
+        tgt = self.state.target_of(old)
+        if tgt is not None:
+            tgt['volume'] = new
+
     def check_no_target(self, volume: str, what: str) -> None:
         tgt = self.state.target_of(volume)
         if tgt is not None:

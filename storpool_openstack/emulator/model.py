@@ -871,6 +871,7 @@ class Cluster(object):
                     if snap.on_volume == old:
                         snap.on_volume = new_name
                 self.devices.rename(old, new_name)
+                self.iscsi.volume_renamed(old, new_name)
             return self.ok()
 
     def volume_delete(self, ref: str) -> dict:

@@ -140,6 +140,14 @@ class ISCSIConfigTestCase(_Base):
         self.assertEqual({}, self.api.iscsi_config()['targets'])
         self.api.volume_delete(VOL)
 
+    def test_target_follows_a_renamed_volume(self):
+        it.configure_portal_group(self.api)
+        self.api.iscsi_config_change([{'createTarget': {'volumeName': VOL}}])
+        self.api.volume_update(VOL, {'rename': VOL + '-new'})
+        (tgt,) = self.api.iscsi_config()['targets'].values()
+        self.assertEqual((VOL + '-new', f'{it.BASE_NAME}:{VOL}'),
+                         (tgt['volume'], tgt['name']))
+
     def test_reset_empties_it(self):
         it.configure_portal_group(self.api)
         self.api.iscsi_config_change([{'createTarget': {'volumeName': VOL}}])

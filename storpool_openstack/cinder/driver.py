@@ -72,6 +72,7 @@ from oslo_utils import units
 
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import image
+from storpool_openstack.cinder import iscsi
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
 from storpool_openstack.cinder import stats as sp_stats
@@ -97,7 +98,8 @@ def _gib(nbytes: int) -> int:
 
 
 @interface.volumedriver
-class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
+class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
+                     driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
     Version history:
@@ -116,13 +118,15 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.configuration.append_config_values(options.storpool_opts)
+        self.configuration.append_config_values(options.storpool_iscsi_opts)
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
         self._next_reap = 0.0
 
     @staticmethod
     def get_driver_options() -> list[cfg.Opt]:
-        return list(options.storpool_opts)
+        return list(options.storpool_opts) + \
+            list(options.storpool_iscsi_opts)
 
     # Set-up
 
@@ -147,6 +151,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     def do_setup(self, context: Any) -> None:
         """Read the StorPool config and build the API client (no calls)."""
+        self._iscsi.check()
         try:
             cfg_ = self._load_config()
         except sp_exc.ConfigError as err:
@@ -178,6 +183,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                        '%(err)s') % {'backend': self._backend_name(),
                                      'endpoint': self._api.endpoint,
                                      'err': err})
+        self._iscsi_check_setup()
 
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \
@@ -287,6 +293,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         that snapshot goes too, so nothing is left half done.
         """
         name = self._vol_name(volume)
+        self._iscsi_forget(volume)
         hours = self._opt('storpool_deferred_delete_hours') or 0
         kept = None
         if hours > 0:
@@ -508,8 +515,11 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def _client_id(self, connector: dict | None) -> int:
         """The StorPool client id of the connector's host, or a clear error.
 
-        Our os-brick connector sends it; otherwise the StorPool config
-        section named after the host says it (SP_OURID).
+        Our os-brick connector sends it; otherwise the section named after
+        the host in the StorPool config says it (SP_OURID). The top-level
+        SP_OURID is this cinder-volume host's own: it counts for no other
+        host (that host would be told to use another machine's
+        attachment).
         """
         if not connector:
             raise exception.InvalidConnectorException(
@@ -526,37 +536,77 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                     missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
             own = {CONF.host, volume_utils.extract_host(self.host, 'host')
                    if self.host else None}
-            section = platform.node() if host in own else host
-            return self._load_config(section).our_id
+            if host in own:
+                return self._load_config(platform.node()).our_id
+            path, conf_d = self._config_paths()
+            value, files = sp_config.host_client_id(
+                host, config_file=path, config_dir=conf_d)
+            if value is None:
+                raise exception.InvalidConnectorException(
+                    missing=self._no_client_id(connector, files))
+            return sp_config.parse_client_id(value, section=host,
+                                             files=files)
         except sp_exc.ConfigError as err:
             raise exception.InvalidConnectorException(
                 missing=_('a StorPool client id for host %(host)s: '
                           '%(err)s') % {'host': host, 'err': err})
 
+    def _no_client_id(self, connector: dict, files: tuple) -> str:
+        host = connector.get('host')
+        iqn = connector.get('initiator')
+        iscsi_note = (_('its initiator %(iqn)s matches no pattern of '
+                        'storpool_iscsi_export_to "%(pats)s"') % {
+            'iqn': iqn, 'pats': self._opt('storpool_iscsi_export_to') or ''}
+            if iqn else _('it sends no iSCSI initiator either'))
+        return _('a StorPool client id for host %(host)s: the connector has '
+                 'no %(key)s, no section [%(host)s] with SP_OURID is in '
+                 '%(files)s (the top-level SP_OURID is this cinder-volume '
+                 'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
+                 '"SP_OURID=<its client id>" to %(file)s, or export to it '
+                 'over iSCSI') % {
+            'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
+            'iscsi': iscsi_note, 'file': self._config_paths()[0]}
+
     def validate_connector(self, connector: dict) -> None:
+        if self._iscsi.wants_iscsi(connector):
+            self._iscsi_validate_connector(connector)
+            return
         self._client_id(connector)
 
     def initialize_connection(self, volume: Any, connector: dict,
                               **kwargs: Any) -> dict:
-        """The in-tree connection info: client_id, volume, access_mode.
+        """iSCSI for the connectors storpool_iscsi_* choose, else native.
 
-        `volume` is the id in the StorPool name (the Cinder id, or the
-        _name_id after a migration that could not rename), so both
-        os-brick's in-tree connector and ours find the right volume.
+        Native: the in-tree connection info, client_id, volume and
+        access_mode; `volume` is the id in the StorPool name (the Cinder
+        id, or the _name_id after a migration that could not rename), so
+        both os-brick's in-tree connector and ours find the right volume.
         """
         admin = getattr(volume, 'admin_metadata', None) or {}
         readonly = (connector or {}).get('mode') == 'ro' or \
             admin.get('readonly') == 'True' or \
             admin.get('attached_mode') == 'ro'
+        mode = 'ro' if readonly else 'rw'
+        if self._iscsi.wants_iscsi(connector):
+            return self._iscsi_connect(volume, connector, mode)
         return {'driver_volume_type': constants.STORPOOL,
                 'data': {'client_id': self._client_id(connector),
                          'volume': getattr(volume, 'name_id', None) or
                          volume['id'],
-                         'access_mode': 'ro' if readonly else 'rw'}}
+                         'access_mode': mode}}
 
     def terminate_connection(self, volume: Any, connector: dict,
-                             **kwargs: Any) -> None:
-        """Nothing: the connector detaches on the host."""
+                             **kwargs: Any) -> bool | None:
+        """iSCSI: remove the export; native: nothing (the host detaches).
+
+        Without a connector (a force detach) every iSCSI export of the
+        volume goes. True: another attachment shares this export.
+        """
+        settings = self._iscsi
+        if settings.wants_iscsi(connector) or (
+                connector is None and settings.enabled):
+            return self._iscsi_disconnect(volume, connector)
+        return None
 
     def create_export(self, context: Any, volume: Any,
                       connector: dict) -> None:
@@ -585,8 +635,12 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
             'QoS_support': True,
             'thin_provisioning_support': True,
             'thick_provisioning_support': False,
-            'multiattach': bool(self._opt('storpool_multiattach')),
+            # Safe over iSCSI only, so with iSCSI for every initiator.
+            'multiattach': bool(self._opt('storpool_multiattach')) or
+            self._iscsi.everyone,
         }
+        if self._iscsi.everyone:
+            data['storage_protocol'] = constants.ISCSI
         pool = {
             'pool_name': POOL,
             'reserved_percentage': self._opt('reserved_percentage') or 0,

@@ -107,6 +107,40 @@ storpool_opts = [
                      'that is known to be safe.'),
 ]
 
+# iSCSI export (issue 15). The names and meanings are those of StorPool's
+# own fork of the driver (storpool-openstack-integration), so that its
+# cinder.conf keeps working.
+storpool_iscsi_opts = [
+    cfg.BoolOpt('storpool_iscsi_cinder_volume',
+                default=False,
+                help='Attach volumes over iSCSI for this cinder-volume '
+                     'host\'s own use (image copies, backups) instead of '
+                     'through the StorPool block client. Needs '
+                     'storpool_iscsi_portal_group and an iSCSI initiator '
+                     '(open-iscsi) on this host.'),
+    cfg.StrOpt('storpool_iscsi_export_to',
+               default='',
+               help='Which attachments go over iSCSI. Empty (the '
+                    'default): none, every host uses the StorPool block '
+                    'client. "*": all of them (and the backend reports '
+                    'multiattach and the iSCSI protocol). Otherwise a '
+                    'whitespace-separated list of shell patterns '
+                    '(fnmatch) matched against the connector\'s initiator '
+                    'IQN, e.g. "iqn.1991-05.com.microsoft:*"; hosts whose '
+                    'IQN matches none use the StorPool block client.'),
+    cfg.BoolOpt('storpool_iscsi_learn_initiator_iqns',
+                default=True,
+                help='Define an initiator that StorPool does not know yet '
+                     '(allowed from any network) when a volume is first '
+                     'exported to it. When False, an unknown initiator is '
+                     'refused; define it in StorPool first.'),
+    cfg.StrOpt('storpool_iscsi_portal_group',
+               default=None,
+               help='The StorPool iSCSI portal group to export volumes in. '
+                    'Required when storpool_iscsi_export_to or '
+                    'storpool_iscsi_cinder_volume is set.'),
+]
+
 
 def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     """Register the options in [backend_defaults].
@@ -118,7 +152,7 @@ def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     and registering ours first would make importing that module fail.
     An option that is already there is left alone.
     """
-    for opt in storpool_opts:
+    for opt in storpool_opts + storpool_iscsi_opts:
         try:
             conf.register_opt(opt, group=configuration.SHARED_CONF_GROUP)
         except cfg.DuplicateOptError:
@@ -127,4 +161,5 @@ def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """For oslo-config-generator (entry point storpool_openstack.cinder)."""
-    return [(configuration.SHARED_CONF_GROUP, list(storpool_opts))]
+    return [(configuration.SHARED_CONF_GROUP,
+             list(storpool_opts) + list(storpool_iscsi_opts))]

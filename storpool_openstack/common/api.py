@@ -175,6 +175,19 @@ class StorPoolAPI:
         """Every client the cluster knows, with its configuration status."""
         return self._call('clientsConfigDump')
 
+    # iSCSI (targets, initiators, exports, portal groups)
+
+    def iscsi_config(self) -> dict:
+        """GET iSCSIConfig: baseName, portalGroups, initiators, targets."""
+        return self._call('iSCSIConfig')['iscsi']
+
+    def iscsi_config_change(self, commands: list[dict]) -> dict:
+        """POST iSCSIConfig: commands such as createTarget, export.
+
+        Each command is a dict with one key, applied in order.
+        """
+        return self._call('iSCSIConfigChange', {'commands': commands})
+
 
 def from_config(cfg: sp_config.StorPoolConfig, **kwargs) -> StorPoolAPI:
     """Build the client; kwargs as StorPoolAPI's (timeout, retries...)."""

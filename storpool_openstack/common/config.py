@@ -21,6 +21,7 @@ endpoint and token may be overridden (from cinder.conf, or by tests).
 import dataclasses
 import platform
 
+import confget
 from oslo_log import log as logging
 from storpool import spconfig
 
@@ -85,6 +86,32 @@ def parse_client_id(value: str | None, *, section: str,
             f'is not a StorPool client id: it must be an integer from 1 to '
             f'{MAX_CLIENT_ID}', key=OURID, files=files, section=section)
     return client_id
+
+
+def host_client_id(section: str, *, config_file: str | None = None,
+                   config_dir: str | None = None
+                   ) -> tuple[str | None, tuple[str, ...]]:
+    """SP_OURID as set in the [section] of the config files, if anywhere.
+
+    Unlike `load`, the unnamed top section does not count: its SP_OURID
+    is the id of the host that reads the files, never another host's.
+    Returns (the raw value or None, the files read).
+    """
+    reader = _reader(config_file, config_dir)
+    files = tuple(reader.get_config_files(missing_ok=True))
+    value = None
+    for fname in files:
+        try:
+            raw = confget.BACKENDS['ini'](
+                confget.Config([], filename=fname)).read_file()
+        except Exception as exc:
+            raise exception.ConfigError(
+                f'cannot read the StorPool configuration file {fname}: '
+                f'{exc}', files=files, section=section) from exc
+        value = raw.get(section, {}).get(OURID, value)
+    if not files:
+        files = (f'{reader.PATH_CONFIG} (missing)',)
+    return value, files
 
 
 def _reader(config_file: str | None, config_dir: str | None):

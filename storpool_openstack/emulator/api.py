@@ -120,10 +120,24 @@ CALLS: typing.Dict[str, Call] = {
 }
 
 
+def _iscsi_change(cl: model.Cluster, _args: typing.List[str],
+                  body: typing.Any) -> dict:
+    with cl.lock:
+        cl.iscsi.change(body)
+        return cl.ok()
+
+
+CALLS['iSCSIConfig'] = _get(0, lambda c, a, b: c.iscsi.describe())
+# A query that takes both verbs: GET reads, POST changes (iSCSIConfig).
+BY_VERB: typing.Dict[typing.Tuple[str, str], Call] = {
+    ('POST', 'iSCSIConfig'): _post(0, True, _iscsi_change),
+}
+
+
 def dispatch(cluster: model.Cluster, verb: str, query: str,
              args: typing.List[str], body: typing.Any) -> typing.Any:
     """Run one API call; raises EmulatorError for anything refused."""
-    call = CALLS.get(query)
+    call = BY_VERB.get((verb, query)) or CALLS.get(query)
     if call is None:
         raise errors.EmulatorError('invalidParam',
                                    'Unknown API call %r' % query, 404)

@@ -30,6 +30,7 @@ import threading
 import typing
 
 from storpool_openstack.emulator import devices
+from storpool_openstack.emulator import iscsi
 from storpool_openstack.emulator import model
 from storpool_openstack.emulator import service
 
@@ -70,6 +71,12 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     parser.add_argument('--volume-prefix', default='os',
                         help='SP_OPENSTACK_VOLUME_PREFIX for --write-config '
                              '(default: %(default)s)')
+    parser.add_argument('--iscsi-target', choices=iscsi.MODES,
+                        default='auto',
+                        help='back iSCSI exports with a tgtd of the '
+                             'emulator\'s own (tgtd), serve the iSCSIConfig '
+                             'API only (none), or tgtd where it can run: '
+                             'root, tgt installed (default: %(default)s)')
     parser.add_argument('--write-config', metavar='PATH',
                         help='write a matching storpool.conf to PATH')
     parser.add_argument('--debug', action='store_true',
@@ -107,7 +114,8 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             device_mode=args.device_mode,
             templates=model.parse_templates(args.templates),
             volume_prefix=args.volume_prefix,
-            allow_remote=args.allow_remote)
+            allow_remote=args.allow_remote,
+            iscsi_target=args.iscsi_target)
     except (OSError, ValueError, RuntimeError) as exc:
         print('storpool-emulator: %s' % exc, file=sys.stderr)
         return 1

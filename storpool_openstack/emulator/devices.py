@@ -157,6 +157,9 @@ class DeviceManager(object):
         self.by_id = os.path.join(dev_dir, 'storpool-byid')
         self._lock = threading.RLock()
         self._devices: typing.Dict[str, Device] = {}
+        # PIDs whose open files do not make a device busy (the
+        # emulator's own iSCSI target daemon serving the same data).
+        self.ignored_holders: typing.Callable[[], typing.Set[int]] = set
 
     # -- paths -----------------------------------------------------------
     def name_path(self, name: str) -> str:
@@ -264,7 +267,8 @@ class DeviceManager(object):
         if dev is None:
             return []
         targets = {dev.target, dev.backing}
-        return open_by(targets)
+        ignored = self.ignored_holders()
+        return [pid for pid in open_by(targets) if pid not in ignored]
 
     def detach(self, name: str, force: bool = False) -> None:
         """Remove the device; refuse with ``busy`` if open and not forced."""

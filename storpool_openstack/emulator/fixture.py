@@ -50,8 +50,10 @@ class EmulatorFixture(fixtures.Fixture):
     def __init__(self, *, in_process: bool = False,
                  device_mode: str = 'auto', client_id: int = 1,
                  templates: typing.Any = None,
-                 volume_prefix: str = 'os') -> None:
+                 volume_prefix: str = 'os',
+                 iscsi_target: str = 'auto') -> None:
         super().__init__()
+        self.iscsi_target = iscsi_target
         self.in_process = in_process
         self.requested_mode = device_mode
         self.client_id = int(client_id)
@@ -108,7 +110,8 @@ class EmulatorFixture(fixtures.Fixture):
         emu = service.Emulator(
             self.state_dir, port=0, dev_dir=self.dev_dir, token=self.token,
             client_id=self.client_id, device_mode=self.requested_mode,
-            templates=self.templates, volume_prefix=self.volume_prefix)
+            templates=self.templates, volume_prefix=self.volume_prefix,
+            iscsi_target=self.iscsi_target)
         self.emulator = emu
         self.addCleanup(emu.stop)
         emu.start()
@@ -121,6 +124,7 @@ class EmulatorFixture(fixtures.Fixture):
         runner = process.EmulatorProcess(
             self.base_dir, device_mode=self.requested_mode,
             client_id=self.client_id, volume_prefix=self.volume_prefix,
+            iscsi_target=self.iscsi_target,
             templates=(None if self.templates is None
                        else self._templates_arg()))
         runner.token = self.token

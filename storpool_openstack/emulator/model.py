@@ -35,6 +35,7 @@ from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import devices as sp_devices
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator.errors import EmulatorError  # noqa: F401
+from storpool_openstack.emulator import iscsi as sp_iscsi
 
 LOG = logging.getLogger(__name__)
 
@@ -226,7 +227,8 @@ class Cluster(object):
     def __init__(self, state_dir: str, dev_dir: typing.Optional[str] = None,
                  device_mode: str = 'file', client_id: int = 1,
                  templates: typing.Any = None,
-                 cluster_id: str = 'e.m') -> None:
+                 cluster_id: str = 'e.m',
+                 iscsi_target: str = 'auto') -> None:
         self.lock = threading.RLock()
         self.state_dir = state_dir
         self.client_id = int(client_id)
@@ -241,6 +243,9 @@ class Cluster(object):
         self._initial_templates = parse_templates(templates)
         self.started = int(time.time())
         self._init_state()
+        # iSCSIConfig and the tgtd behind it (emulator/iscsi.py).
+        self.iscsi = sp_iscsi.ISCSIConfig(self, iscsi_target)
+        self.devices.ignored_holders = self.iscsi.daemon_pids
 
     # -- set-up ------------------------------------------------------------
     def _init_state(self) -> None:
@@ -822,7 +827,8 @@ class Cluster(object):
     def _in_use(self, rec: _Record) -> bool:
         """Does a device use this record's data file (flushed if so)?"""
         if self.devices.get(rec.name) is None:
-            return False
+            # An iSCSI target (tgtd) writes into the file too.
+            return self.iscsi.exported(rec.name)
         self.devices.flush(rec.name)
         return True
 
@@ -865,6 +871,7 @@ class Cluster(object):
                     if snap.on_volume == old:
                         snap.on_volume = new_name
                 self.devices.rename(old, new_name)
+                self.iscsi.volume_renamed(old, new_name)
             return self.ok()
 
     def volume_delete(self, ref: str) -> dict:
@@ -874,6 +881,7 @@ class Cluster(object):
             if attached:
                 raise errors.invalid('Volume %s is attached to client %d' % (
                     rec.name, attached[0][0]))
+            self.iscsi.check_no_target(rec.name, 'delete')
             del self.volumes[rec.name]
             del self.by_vid[rec.vid]
             self.data.release(rec.data)
@@ -899,6 +907,7 @@ class Cluster(object):
             if attached:
                 raise errors.invalid('Volume %s is attached to client %d' % (
                     rec.name, attached[0][0]))
+            self.iscsi.check_no_target(rec.name, 'revert')
             old = rec.data
             rec.data = self.data.clone(snap.data, snap.size)
             rec.size = snap.size
@@ -1218,6 +1227,7 @@ class Cluster(object):
                          if r.tags},
                 'dataObjects': [self.data.describe(o)
                                 for o in self.data.ids()],
+                'iscsi': self.iscsi.info(),
             }
 
     def read_data(self, ref: str, offset: int, length: int,
@@ -1233,6 +1243,7 @@ class Cluster(object):
     def reset(self) -> None:
         """Back to the initial cluster (the generation keeps counting)."""
         with self.lock:
+            self.iscsi.reset()
             self.devices.close()
             for rec in list(self.by_vid.values()):
                 self.data.release(rec.data)
@@ -1240,6 +1251,7 @@ class Cluster(object):
             self._bump()
 
     def close(self) -> None:
-        """Remove every device node this cluster created."""
+        """Remove every device node this cluster created; stop tgtd."""
         with self.lock:
+            self.iscsi.close()
             self.devices.close()

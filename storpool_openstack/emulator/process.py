@@ -53,8 +53,10 @@ class EmulatorProcess:
 
     def __init__(self, base_dir: str, *, device_mode: str = 'auto',
                  client_id: int = 1, templates: str | None = None,
-                 volume_prefix: str = 'os') -> None:
+                 volume_prefix: str = 'os',
+                 iscsi_target: str | None = None) -> None:
         self.base_dir = base_dir
+        self.iscsi_target = iscsi_target
         self.requested_mode = device_mode
         self.client_id = int(client_id)
         self.templates = templates
@@ -84,6 +86,8 @@ class EmulatorProcess:
                '--volume-prefix', self.volume_prefix]
         if self.templates is not None:
             cmd += ['--templates', self.templates]
+        if self.iscsi_target is not None:
+            cmd += ['--iscsi-target', self.iscsi_target]
         env = dict(os.environ)
         # Through the environment, so that it is not visible in ps.
         env['STORPOOL_EMULATOR_TOKEN'] = self.token

@@ -62,7 +62,8 @@ class Emulator(object):
                  token: typing.Optional[str] = None, client_id: int = 1,
                  device_mode: str = 'auto', templates: typing.Any = None,
                  volume_prefix: str = 'os',
-                 allow_remote: bool = False) -> None:
+                 allow_remote: bool = False,
+                 iscsi_target: str = 'auto') -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError('refusing to listen on non-loopback address '
                              '%s without allow_remote' % host)
@@ -74,7 +75,8 @@ class Emulator(object):
         self.cluster = model.Cluster(state_dir, dev_dir=dev_dir,
                                      device_mode=device_mode,
                                      client_id=self.client_id,
-                                     templates=templates)
+                                     templates=templates,
+                                     iscsi_target=iscsi_target)
         self.faults = sp_faults.FaultInjector()
         self.calls = sp_faults.CallLog()
         try:
@@ -106,6 +108,8 @@ class Emulator(object):
                 'deviceMode': self.device_mode, 'devDir': self.dev_dir,
                 'stateDir': self.state_dir,
                 'volumePrefix': self.volume_prefix,
+                'iscsiTarget': self.cluster.iscsi.mode,
+                'iscsiWhyNotTgtd': self.cluster.iscsi.why_not,
                 'generation': self.cluster.generation}
 
     def config(self) -> typing.Dict[str, str]:

@@ -54,6 +54,8 @@ class EmulatorFixture(fixtures.Fixture):
     ``conf_path`` (a storpool.conf), ``config`` (the same keys as a dict,
     for ``SPConfig(override_config=...)``), ``control`` (a ControlClient)
     and ``device_mode`` ('loop' or 'file', the mode actually in use).
+    ``extra_clients`` (client ids) are other local clients (other hosts on
+    this machine): ``client_dev_dirs[id]`` is where their devices appear.
     In-process only: ``cluster`` (the model) and ``emulator`` (with its
     ``faults`` and ``calls`` objects).  Cleanup stops the emulator and
     fails if loop devices or device links were left behind.
@@ -62,8 +64,10 @@ class EmulatorFixture(fixtures.Fixture):
     def __init__(self, *, in_process: bool = False,
                  device_mode: str = 'auto', client_id: int = 1,
                  templates: typing.Any = None,
-                 volume_prefix: str = 'os') -> None:
+                 volume_prefix: str = 'os',
+                 extra_clients: typing.Sequence[int] = ()) -> None:
         super().__init__()
+        self.extra_clients = [int(c) for c in extra_clients]
         self.in_process = in_process
         self.requested_mode = device_mode
         self.client_id = int(client_id)
@@ -95,6 +99,11 @@ class EmulatorFixture(fixtures.Fixture):
         self.dev_dir = os.path.join(tmp, 'dev')
         self.conf_path = os.path.join(tmp, 'storpool.conf')
         os.makedirs(self.dev_dir)
+        self.client_dev_dirs = {self.client_id: self.dev_dir}
+        for cid in self.extra_clients:
+            self.client_dev_dirs[cid] = os.path.join(
+                tmp, 'dev-client%d' % cid)
+            os.makedirs(self.client_dev_dirs[cid])
         self.token = service.new_token()
         self.addCleanup(self._check_leftovers)
         if self.in_process:
@@ -120,7 +129,9 @@ class EmulatorFixture(fixtures.Fixture):
         emu = service.Emulator(
             self.state_dir, port=0, dev_dir=self.dev_dir, token=self.token,
             client_id=self.client_id, device_mode=self.requested_mode,
-            templates=self.templates, volume_prefix=self.volume_prefix)
+            templates=self.templates, volume_prefix=self.volume_prefix,
+            extra_clients={c: self.client_dev_dirs[c]
+                           for c in self.extra_clients})
         self.emulator = emu
         self.addCleanup(emu.stop)
         emu.start()
@@ -140,6 +151,9 @@ class EmulatorFixture(fixtures.Fixture):
                '--volume-prefix', self.volume_prefix]
         if self.templates is not None:
             cmd += ['--templates', self._templates_arg()]
+        for cid in self.extra_clients:
+            cmd += ['--extra-client',
+                    '%d:%s' % (cid, self.client_dev_dirs[cid])]
         env = dict(os.environ)
         # Through the environment, so that it is not visible in ps.
         env['STORPOOL_EMULATOR_TOKEN'] = self.token
@@ -186,10 +200,12 @@ class EmulatorFixture(fixtures.Fixture):
         for dev, backing in sorted(devices.loop_backing_files().items()):
             if backing.startswith(self.state_dir + os.sep):
                 found.append('%s -> %s' % (dev, backing))
-        for sub in ('storpool', 'storpool-byid'):
-            path = os.path.join(self.dev_dir, sub)
-            if os.path.isdir(path):
-                found.extend(os.path.join(path, n) for n in os.listdir(path))
+        for dev_dir in self.client_dev_dirs.values():
+            for sub in ('storpool', 'storpool-byid'):
+                path = os.path.join(dev_dir, sub)
+                if os.path.isdir(path):
+                    found.extend(os.path.join(path, n)
+                                 for n in os.listdir(path))
         return found
 
     def _check_leftovers(self) -> None:

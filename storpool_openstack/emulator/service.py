@@ -62,7 +62,9 @@ class Emulator(object):
                  token: typing.Optional[str] = None, client_id: int = 1,
                  device_mode: str = 'auto', templates: typing.Any = None,
                  volume_prefix: str = 'os',
-                 allow_remote: bool = False) -> None:
+                 allow_remote: bool = False,
+                 extra_clients: typing.Optional[
+                     typing.Dict[int, str]] = None) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError('refusing to listen on non-loopback address '
                              '%s without allow_remote' % host)
@@ -75,6 +77,12 @@ class Emulator(object):
                                      device_mode=device_mode,
                                      client_id=self.client_id,
                                      templates=templates)
+        try:
+            for client, client_dev_dir in (extra_clients or {}).items():
+                self.cluster.add_local_client(client, client_dev_dir)
+        except Exception:
+            self.cluster.close()
+            raise
         self.faults = sp_faults.FaultInjector()
         self.calls = sp_faults.CallLog()
         try:
@@ -106,7 +114,9 @@ class Emulator(object):
                 'deviceMode': self.device_mode, 'devDir': self.dev_dir,
                 'stateDir': self.state_dir,
                 'volumePrefix': self.volume_prefix,
-                'generation': self.cluster.generation}
+                'generation': self.cluster.generation,
+                'localClients': {str(c): d for c, d in
+                                 self.cluster.devices.clients().items()}}
 
     def config(self) -> typing.Dict[str, str]:
         """The storpool.conf keys a client needs to reach this emulator."""

@@ -419,7 +419,9 @@ class StorPoolConnector(base.BaseLinuxConnector):
             except Exception:  # noqa: keep the timeout as the error
                 LOG.exception('Could not release %s after the device '
                               'timeout', target.name)
-            raise brick_exception.VolumeDeviceNotFound(device=path)
+            raise exception.DeviceNeverAppeared(
+                device=path, name=target.name, client=self._our_id,
+                timeout=self._device_timeout)
         LOG.info('Connected StorPool %s %s at %s for %s', target.kind,
                  target.name, path, req_id)
         return {'type': 'block', 'path': path, PROP_REQ: req_id}

@@ -310,9 +310,12 @@ class FailureTest(base.GuestTestBase):
                                 instance=inst)
         took = time.monotonic() - t0
 
-        self.assertEqual('VolumeDeviceNotFound', err.kind)
-        self.assertIn(f'{self.emulator.dev_dir}/storpool/{name}',
+        self.assertEqual('DeviceNeverAppeared', err.kind)
+        self.assertIn('VolumeDeviceNotFound', err.classes)
+        self.assertIn(f'{self.emulator.dev_dir}/storpool/{name} ',
                       err.message)
+        self.assertIn('within 2.0 s (device_timeout); the attachment was '
+                      'undone', err.message)
         # It waited for the device_timeout, and no more than a few
         # seconds beyond it (not the 31 s of a retrying client).
         self.assertGreaterEqual(took, 2)

@@ -263,6 +263,8 @@ class TestConnect(ConnectorTestCase):
 
         self.assertLess(time.monotonic() - start, 5)
         self.assertIn('storpool/' + self.name, str(err))
+        self.assertIn('(device_timeout); the attachment was undone',
+                      str(err))
         self.assertEqual({}, self.sp.state())
         self.assertEqual({}, self.sp.attachments())
 

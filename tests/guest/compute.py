@@ -310,6 +310,7 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.DEBUG,
                         format='%(asctime)s %(levelname)s %(name)s: '
                                '%(message)s')
+    logging.getLogger('stevedore').setLevel(logging.INFO)
     server = _Server()
     for line in sys.stdin:
         req = json.loads(line)

@@ -312,7 +312,7 @@ class FailureTest(base.GuestTestBase):
 
         self.assertEqual('DeviceNeverAppeared', err.kind)
         self.assertIn('VolumeDeviceNotFound', err.classes)
-        self.assertIn(f'{self.emulator.dev_dir}/storpool/{name} ',
+        self.assertIn(f'{self.emulator.dev_dir}/storpool/{name}:',
                       err.message)
         self.assertIn('within 2.0 s (device_timeout); the attachment was '
                       'undone', err.message)

@@ -144,7 +144,16 @@ def _placeholder_id(name: str) -> str:
 
 
 def _load_config(conf: cfg.ConfigOpts) -> sp_config.StorPoolConfig:
-    return sp_config.load(config_file=conf.storpool.config_file)
+    """[storpool] config_file and its own .d directory, as Cinder's side.
+
+    Unset, the StorPool default (/etc/storpool.conf and
+    /etc/storpool.conf.d/). Set, that file and ``<file>.d/*.conf`` only:
+    the default directory would otherwise override the file named.
+    """
+    path = conf.storpool.config_file
+    if not path:
+        return sp_config.load()
+    return sp_config.load(config_file=path, config_dir=path + '.d')
 
 
 class StorPoolConnector(base.BaseLinuxConnector):
@@ -410,7 +419,9 @@ class StorPoolConnector(base.BaseLinuxConnector):
             except Exception:  # noqa: keep the timeout as the error
                 LOG.exception('Could not release %s after the device '
                               'timeout', target.name)
-            raise brick_exception.VolumeDeviceNotFound(device=path)
+            raise exception.DeviceNeverAppeared(
+                device=path, name=target.name, client=self._our_id,
+                timeout=self._device_timeout)
         LOG.info('Connected StorPool %s %s at %s for %s', target.kind,
                  target.name, path, req_id)
         return {'type': 'block', 'path': path, PROP_REQ: req_id}

@@ -62,6 +62,22 @@ class AttachStateFailure(StorPoolBrickError):
                '%(reason)s')
 
 
+class DeviceNeverAppeared(StorPoolBrickError,
+                          brick_exception.VolumeDeviceNotFound):
+    """StorPool attached the volume, but no device came in time.
+
+    A VolumeDeviceNotFound, as os-brick's callers expect; the message says
+    what was undone and where to look.
+    """
+
+    message = ('Volume device not found at %(device)s: StorPool attached '
+               '%(name)s to client %(client)s but the device did not appear '
+               'within %(timeout).1f s (device_timeout); the attachment was '
+               'undone. Check that the StorPool block service runs on this '
+               'host and that SP_OURID (%(client)s) is this host\'s client '
+               'id')
+
+
 class DeviceSizeMismatch(StorPoolBrickError):
     """The block device did not show the volume's new size in time."""
 

@@ -28,9 +28,11 @@ connector_opts = [
     cfg.StrOpt('config_file',
                help='The StorPool configuration file to read (SP_OURID, '
                     'SP_API_HTTP_HOST, SP_API_HTTP_PORT, SP_AUTH_TOKEN, '
-                    'SP_OPENSTACK_VOLUME_PREFIX). Unset: /etc/storpool.conf '
-                    'and /etc/storpool.conf.d/*.conf, as every StorPool '
-                    'tool reads them.'),
+                    'SP_OPENSTACK_VOLUME_PREFIX), then <config_file>.d/'
+                    '*.conf (as the Cinder driver\'s storpool_config_file); '
+                    '/etc/storpool.conf.d is not read then. Unset: '
+                    '/etc/storpool.conf and /etc/storpool.conf.d/*.conf, as '
+                    'every StorPool tool reads them.'),
     cfg.StrOpt('attach_state_file',
                default=attach_state.DEFAULT_PATH,
                help='The JSON file that records which OpenStack users of '

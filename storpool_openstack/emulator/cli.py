@@ -61,6 +61,11 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     parser.add_argument('--client-id', type=int, default=1,
                         help='the StorPool client ID of this host '
                              '(default: %(default)s)')
+    parser.add_argument('--extra-client', action='append', default=[],
+                        metavar='ID:DIR',
+                        help='another StorPool client on this machine (a '
+                             'second host), whose devices go under DIR; '
+                             'may be repeated')
     parser.add_argument('--device-mode', choices=devices.MODES,
                         default='auto',
                         help='loop block devices, links to files, or loop '
@@ -84,6 +89,17 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.client_id <= model.MAX_CLIENT_ID:
         parser.error('--client-id must be 1-%d' % model.MAX_CLIENT_ID)
+    args.extra_clients = {}
+    for spec in args.extra_client:
+        cid, sep, where = spec.partition(':')
+        if not sep or not cid.isdigit() or not where or \
+                not 1 <= int(cid) <= model.MAX_CLIENT_ID or \
+                int(cid) in args.extra_clients or \
+                int(cid) == args.client_id:
+            parser.error('--extra-client %s: expected ID:DIR with a new '
+                         'client id 1-%d and a directory'
+                         % (spec, model.MAX_CLIENT_ID))
+        args.extra_clients[int(cid)] = where
     if not args.allow_remote and not service.is_loopback(args.host):
         parser.error('--host %s is not a loopback address; pass '
                      '--allow-remote to listen there anyway' % args.host)
@@ -115,7 +131,8 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             templates=model.parse_templates(args.templates),
             volume_prefix=args.volume_prefix,
             allow_remote=args.allow_remote,
-            iscsi_target=args.iscsi_target)
+            iscsi_target=args.iscsi_target,
+            extra_clients=args.extra_clients)
     except (OSError, ValueError, RuntimeError) as exc:
         print('storpool-emulator: %s' % exc, file=sys.stderr)
         return 1

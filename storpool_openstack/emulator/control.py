@@ -104,6 +104,14 @@ class ControlClient(object):
         """Reset every new connection for ``seconds``."""
         self.request('POST', 'faults', {'refuseFor': seconds})
 
+    def lose_devices(self, count: typing.Optional[int] = None) -> None:
+        """The next ``count`` attaches make no device (None: all).
+
+        StorPool records the attachment, but the host's device node never
+        appears; ``clear_faults()`` ends it.
+        """
+        self.request('POST', 'faults/lost-devices', {'count': count})
+
     def faults(self) -> typing.List[dict]:
         return self.request('GET', 'faults')['faults']
 

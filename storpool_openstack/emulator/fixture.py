@@ -42,6 +42,8 @@ class EmulatorFixture(fixtures.Fixture):
     ``conf_path`` (a storpool.conf), ``config`` (the same keys as a dict,
     for ``SPConfig(override_config=...)``), ``control`` (a ControlClient)
     and ``device_mode`` ('loop' or 'file', the mode actually in use).
+    ``extra_clients`` (client ids) are other local clients (other hosts on
+    this machine): ``client_dev_dirs[id]`` is where their devices appear.
     In-process only: ``cluster`` (the model) and ``emulator`` (with its
     ``faults`` and ``calls`` objects).  Cleanup stops the emulator and
     fails if loop devices or device links were left behind.
@@ -51,9 +53,11 @@ class EmulatorFixture(fixtures.Fixture):
                  device_mode: str = 'auto', client_id: int = 1,
                  templates: typing.Any = None,
                  volume_prefix: str = 'os',
-                 iscsi_target: str = 'auto') -> None:
+                 iscsi_target: str = 'auto',
+                 extra_clients: typing.Sequence[int] = ()) -> None:
         super().__init__()
         self.iscsi_target = iscsi_target
+        self.extra_clients = [int(c) for c in extra_clients]
         self.in_process = in_process
         self.requested_mode = device_mode
         self.client_id = int(client_id)
@@ -85,6 +89,11 @@ class EmulatorFixture(fixtures.Fixture):
         self.dev_dir = os.path.join(tmp, 'dev')
         self.conf_path = os.path.join(tmp, 'storpool.conf')
         os.makedirs(self.dev_dir)
+        self.client_dev_dirs = {self.client_id: self.dev_dir}
+        for cid in self.extra_clients:
+            self.client_dev_dirs[cid] = os.path.join(
+                tmp, 'dev-client%d' % cid)
+            os.makedirs(self.client_dev_dirs[cid])
         self.token = service.new_token()
         self.addCleanup(self._check_leftovers)
         if self.in_process:
@@ -111,7 +120,9 @@ class EmulatorFixture(fixtures.Fixture):
             self.state_dir, port=0, dev_dir=self.dev_dir, token=self.token,
             client_id=self.client_id, device_mode=self.requested_mode,
             templates=self.templates, volume_prefix=self.volume_prefix,
-            iscsi_target=self.iscsi_target)
+            iscsi_target=self.iscsi_target,
+            extra_clients={c: self.client_dev_dirs[c]
+                           for c in self.extra_clients})
         self.emulator = emu
         self.addCleanup(emu.stop)
         emu.start()
@@ -125,6 +136,8 @@ class EmulatorFixture(fixtures.Fixture):
             self.base_dir, device_mode=self.requested_mode,
             client_id=self.client_id, volume_prefix=self.volume_prefix,
             iscsi_target=self.iscsi_target,
+            extra_clients={c: self.client_dev_dirs[c]
+                           for c in self.extra_clients},
             templates=(None if self.templates is None
                        else self._templates_arg()))
         runner.token = self.token
@@ -137,7 +150,11 @@ class EmulatorFixture(fixtures.Fixture):
 
     def leftovers(self) -> typing.List[str]:
         """Loop devices and device links this emulator left behind."""
-        return process.leftovers(self.state_dir, self.dev_dir)
+        found = process.leftovers(self.state_dir, self.dev_dir)
+        for cid in self.extra_clients:
+            found.extend(process.leftovers(self.state_dir,
+                                           self.client_dev_dirs[cid]))
+        return sorted(set(found))
 
     def _check_leftovers(self) -> None:
         found = self.leftovers()

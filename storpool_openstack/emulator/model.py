@@ -35,6 +35,7 @@ from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import devices as sp_devices
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator.errors import EmulatorError  # noqa: F401
+from storpool_openstack.emulator import hosts
 from storpool_openstack.emulator import iscsi as sp_iscsi
 
 LOG = logging.getLogger(__name__)
@@ -236,8 +237,9 @@ class Cluster(object):
         self.data = sp_data.DataStore(os.path.join(state_dir, 'data'))
         if dev_dir is None:
             dev_dir = os.path.join(state_dir, 'dev')
-        self.devices = sp_devices.DeviceManager(dev_dir, device_mode,
-                                                self.client_id)
+        # The own client's devices, and those of any extra local client.
+        self.devices = hosts.LocalClients(sp_devices.DeviceManager(
+            dev_dir, device_mode, self.client_id))
         self.generation = 1
         self._next_vid = 1
         self._initial_templates = parse_templates(templates)
@@ -254,7 +256,8 @@ class Cluster(object):
         self.by_vid: typing.Dict[int, _Record] = {}
         # (vid, client) -> {'rights': 'rw'|'ro', 'pos': int}
         self.attachments: typing.Dict[typing.Tuple[int, int], dict] = {}
-        self.clients: typing.Dict[int, str] = {self.client_id: 'running'}
+        self.clients: typing.Dict[int, str] = {
+            c: 'running' for c in self.devices.clients()}
         self.disks = {}
         for server in (1, 2, 3):
             for base, ssd in ((100, True), (200, False)):
@@ -1118,16 +1121,18 @@ class Cluster(object):
     def _detach(self, rec: _Record, client: int, force: bool) -> None:
         if (rec.vid, client) not in self.attachments:
             return
-        if client == self.client_id:
-            self.devices.detach(rec.name, force)
+        local = self.devices.for_client(client)
+        if local is not None:
+            local.detach(rec.name, force)
         del self.attachments[(rec.vid, client)]
 
     def _attach(self, rec: _Record, client: int, rights: str) -> None:
         key = (rec.vid, client)
         att = self.attachments.get(key)
-        if client == self.client_id:
+        if self.devices.for_client(client) is not None:
             path = self.data.materialize(rec.data)
-            self.devices.attach(rec.name, rec.gid, path, rights == 'ro')
+            self.devices.attach_for(client, rec.name, rec.gid, path,
+                                    rights == 'ro')
         if att is None:
             att = {'pos': self._free_pos(client)}
             self.attachments[key] = att
@@ -1146,12 +1151,14 @@ class Cluster(object):
             plan = [self._parse_reassign(item) for item in items]
             for step in plan:
                 rec = step['rec']
-                if (self.client_id in step['detach'] and not step['force']
-                        and (rec.vid, self.client_id) in self.attachments
-                        and self.devices.holders(rec.name)):
-                    raise errors.EmulatorError(
-                        'busy', "'%s' is open at client %d" % (
-                            rec.name, self.client_id), 409)
+                for client in step['detach']:
+                    local = self.devices.for_client(client)
+                    if (local is not None and not step['force']
+                            and (rec.vid, client) in self.attachments
+                            and local.holders(rec.name)):
+                        raise errors.EmulatorError(
+                            'busy', "'%s' is open at client %d" % (
+                                rec.name, client), 409)
             targets = []
             for step in plan:
                 rec = step['rec']
@@ -1188,6 +1195,14 @@ class Cluster(object):
                         ', '.join(str(c) for c in down)}
             time.sleep(0.05)
 
+    def add_local_client(self, client: int, dev_dir: str) -> None:
+        """Another client on this machine, its devices under dev_dir."""
+        client = client_ids([client], 'client')[0]
+        with self.lock:
+            self.devices.add_client(client, dev_dir)
+            self.clients[client] = 'running'
+            self._bump()
+
     def set_client_status(self, client: int, status: str) -> None:
         """Mark a (remote) client running or down (control API)."""
         if status not in ('running', 'down'):
@@ -1197,6 +1212,10 @@ class Cluster(object):
             if client == self.client_id and status != 'running':
                 raise errors.invalid('the emulator\'s own client is always '
                                      'running')
+            if self.devices.for_client(client) is not None and \
+                    status != 'running':
+                raise errors.invalid('local client %d is always running'
+                                     % client)
             self.clients[client] = status
             self._bump()
 

@@ -54,9 +54,12 @@ class EmulatorProcess:
     def __init__(self, base_dir: str, *, device_mode: str = 'auto',
                  client_id: int = 1, templates: str | None = None,
                  volume_prefix: str = 'os',
-                 iscsi_target: str | None = None) -> None:
+                 iscsi_target: str | None = None,
+                 extra_clients: dict[int, str] | None = None) -> None:
         self.base_dir = base_dir
         self.iscsi_target = iscsi_target
+        # Other client ids served on this machine: id -> device directory.
+        self.extra_clients = dict(extra_clients or {})
         self.requested_mode = device_mode
         self.client_id = int(client_id)
         self.templates = templates
@@ -88,6 +91,8 @@ class EmulatorProcess:
             cmd += ['--templates', self.templates]
         if self.iscsi_target is not None:
             cmd += ['--iscsi-target', self.iscsi_target]
+        for cid, client_dev_dir in sorted(self.extra_clients.items()):
+            cmd += ['--extra-client', f'{cid}:{client_dev_dir}']
         env = dict(os.environ)
         # Through the environment, so that it is not visible in ps.
         env['STORPOOL_EMULATOR_TOKEN'] = self.token

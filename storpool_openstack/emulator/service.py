@@ -63,7 +63,9 @@ class Emulator(object):
                  device_mode: str = 'auto', templates: typing.Any = None,
                  volume_prefix: str = 'os',
                  allow_remote: bool = False,
-                 iscsi_target: str = 'auto') -> None:
+                 iscsi_target: str = 'auto',
+                 extra_clients: typing.Optional[
+                     typing.Dict[int, str]] = None) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError('refusing to listen on non-loopback address '
                              '%s without allow_remote' % host)
@@ -77,6 +79,12 @@ class Emulator(object):
                                      client_id=self.client_id,
                                      templates=templates,
                                      iscsi_target=iscsi_target)
+        try:
+            for client, client_dev_dir in (extra_clients or {}).items():
+                self.cluster.add_local_client(client, client_dev_dir)
+        except Exception:
+            self.cluster.close()
+            raise
         self.faults = sp_faults.FaultInjector()
         self.calls = sp_faults.CallLog()
         try:
@@ -110,7 +118,9 @@ class Emulator(object):
                 'volumePrefix': self.volume_prefix,
                 'iscsiTarget': self.cluster.iscsi.mode,
                 'iscsiWhyNotTgtd': self.cluster.iscsi.why_not,
-                'generation': self.cluster.generation}
+                'generation': self.cluster.generation,
+                'localClients': {str(c): d for c, d in
+                                 self.cluster.devices.clients().items()}}
 
     def config(self) -> typing.Dict[str, str]:
         """The storpool.conf keys a client needs to reach this emulator."""

@@ -238,6 +238,15 @@ class Control(object):
             data = {'ok': True}
         elif key == ('DELETE', 'faults'):
             srv.faults.clear()
+            cluster.devices.lose_devices(0)
+            data = {'ok': True}
+        elif key == ('POST', 'faults/lost-devices'):
+            # {"count": N}: the next N new devices never appear
+            # (null: every one until the faults are cleared).
+            count = body.get('count') if isinstance(body, dict) else None
+            if count is not None and not isinstance(count, int):
+                raise errors.invalid('count must be an integer or null')
+            cluster.devices.lose_devices(count)
             data = {'ok': True}
         elif key == ('GET', 'state'):
             data = cluster.dump()
@@ -264,6 +273,7 @@ class Control(object):
         elif key == ('POST', 'reset'):
             cluster.reset()
             srv.faults.clear()
+            cluster.devices.lose_devices(0)
             srv.calls.clear()
             data = {'ok': True}
         else:

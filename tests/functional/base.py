@@ -58,6 +58,8 @@ class StorPoolFunctionalTestBase(harness.StorPoolServicesBase):
     """Real Cinder services + StorPoolDriver + the emulator."""
 
     emulator_templates = None
+    # More EmulatorFixture arguments (e.g. extra_clients).
+    emulator_options: dict = {}
     driver_options: dict = {}
 
     def setUp(self):
@@ -79,7 +81,7 @@ class StorPoolFunctionalTestBase(harness.StorPoolServicesBase):
         self.addCleanup(root.setLevel, root.level)
         root.setLevel(std_logging.DEBUG)
         self.emulator = self.useFixture(emu_fixture.EmulatorFixture(
-            templates=self.emulator_templates))
+            templates=self.emulator_templates, **self.emulator_options))
         self.state_dir = self.useFixture(fixtures.TempDir()).path
         self.sp_api = sp_api.StorPoolAPI(
             sp_config.load(override_config=self.emulator.config),

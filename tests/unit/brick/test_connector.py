@@ -24,6 +24,7 @@ from os_brick import exception as brick_exception
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslotest import base as test_base
+from storpool import spconfig
 
 from storpool_openstack.brick import connector
 from storpool_openstack.brick import device
@@ -262,6 +263,8 @@ class TestConnect(ConnectorTestCase):
 
         self.assertLess(time.monotonic() - start, 5)
         self.assertIn('storpool/' + self.name, str(err))
+        self.assertIn('(device_timeout); the attachment was undone',
+                      str(err))
         self.assertEqual({}, self.sp.state())
         self.assertEqual({}, self.sp.attachments())
 
@@ -707,6 +710,78 @@ class TestConfiguration(test_base.BaseTestCase):
 
         self.assertEqual({'storpool_client_id': 1, 'host': 'compute-1'},
                          props)
+
+    def _default_conf_d(self, our_id, port):
+        """A stand-in for this machine's /etc/storpool.conf.d.
+
+        The real directory is shared by everything on the test machine
+        and must not be written to: storpool.spconfig's default path is
+        pointed at a temporary directory holding what a host's own
+        /etc/storpool.conf.d could hold.
+        """
+        conf_d = os.path.join(self.sp.state_dir, 'etc-storpool.conf.d')
+        os.makedirs(conf_d, exist_ok=True)
+        with open(os.path.join(conf_d, 'host.conf'), 'w') as fobj:
+            fobj.write(f'SP_OURID={our_id}\nSP_API_HTTP_PORT={port}\n')
+        self.useFixture(base.fixtures.MockPatchObject(
+            spconfig.SPConfig, 'PATH_CONFIG_DIR', conf_d))
+        return conf_d
+
+    def test_config_file_is_not_overridden_by_the_default_conf_d(self):
+        # The issue's case: config_file says client 1 and the emulator's
+        # port, /etc/storpool.conf.d says client 7 and another port.
+        self._default_conf_d(7, 1)
+        self.conf.config(group='storpool',
+                         config_file=self.sp.emu.conf_path,
+                         dev_root=self.sp.emu.dev_dir,
+                         attach_state_file=self.sp.state_file,
+                         api_retries=0)
+
+        conn = connector.StorPoolConnector(None)
+        props = connector.StorPoolConnector.get_connector_properties(
+            None, host='compute-1')
+        name = self.sp.create_volume('own-conf')
+        conn.connect_volume({'volume': 'own-conf'})
+
+        self.assertEqual(1, conn.our_id)
+        self.assertEqual(1, props['storpool_client_id'])
+        self.assertEqual({(name, 1): 'rw'}, self.sp.attachments(name))
+        conn.disconnect_volume({'volume': 'own-conf'}, None)
+        self.assertEqual({}, self.sp.attachments(name))
+
+    def test_config_file_reads_its_own_conf_d(self):
+        # As the Cinder driver reads storpool_config_file and <file>.d.
+        self._default_conf_d(7, 1)
+        own_d = self.sp.emu.conf_path + '.d'
+        os.makedirs(own_d)
+        with open(os.path.join(own_d, 'host.conf'), 'w') as fobj:
+            fobj.write('SP_OURID=3\n')
+        self.conf.config(group='storpool',
+                         config_file=self.sp.emu.conf_path,
+                         attach_state_file=self.sp.state_file)
+
+        conn = connector.StorPoolConnector(None)
+        props = connector.StorPoolConnector.get_connector_properties(
+            None, host='compute-1')
+
+        self.assertEqual(3, conn.our_id)
+        self.assertEqual({'storpool_client_id': 3, 'host': 'compute-1'},
+                         props)
+
+    def test_unset_config_file_reads_the_default_conf_d(self):
+        conf_d = self._default_conf_d(7, self.sp.emu.port)
+        main = os.path.join(self.sp.state_dir, 'storpool.conf')
+        with open(main, 'w') as fobj:
+            fobj.write('SP_AUTH_TOKEN=t\nSP_OURID=1\n')
+        self.useFixture(base.fixtures.MockPatchObject(
+            spconfig.SPConfig, 'PATH_CONFIG', main))
+
+        config = connector._load_config(self.conf.conf)
+
+        self.assertEqual(7, config.our_id)
+        self.assertEqual(self.sp.emu.port, config.api_port)
+        self.assertEqual((main, os.path.join(conf_d, 'host.conf')),
+                         config.files)
 
     def test_connector_properties_without_storpool(self):
         missing = os.path.join(self.sp.state_dir, 'missing.conf')

@@ -19,6 +19,8 @@
     storpool-openstack image-cache [list] [--json]
     storpool-openstack image-cache purge [--image ID] [--keep N] [--dry-run]
     storpool-openstack deferred [list] [--hours N] [--json]
+    storpool-openstack volumes [ID...] [--json]
+    storpool-openstack samples [NAME]
     storpool-openstack demo [--keep-logs]
 
 The work is done in `storpool_openstack.ops`; this module only parses the
@@ -55,7 +57,8 @@ def _version() -> str:
 
 
 def _add_storpool_args(parser: argparse.ArgumentParser,
-                       attach_state: bool = True) -> None:
+                       attach_state: bool = True,
+                       api_timeout: float = 30.0) -> None:
     parser.add_argument(
         '--storpool-conf', metavar='PATH', default=DEFAULT_STORPOOL_CONF,
         help='the StorPool config file (default: %(default)s); the '
@@ -74,7 +77,7 @@ def _add_storpool_args(parser: argparse.ArgumentParser,
             help='the attach-state file (default: '
                  '/var/spool/openstack-storpool/openstack-attach.json)')
     parser.add_argument('--api-timeout', metavar='SECONDS', type=float,
-                        default=30.0,
+                        default=api_timeout,
                         help='StorPool API call timeout (default: '
                              '%(default)s)')
 
@@ -129,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         description='Run every check and print each with its fix. Exit '
                     'code 0 only if all checks passed (skipped ones do not '
                     'fail).')
-    _add_storpool_args(doctor)
+    # Fail fast: a hung API is a finding, not something to wait out.
+    _add_storpool_args(doctor, api_timeout=5.0)
     doctor.add_argument('--dev-root', metavar='DIR', default='/dev',
                         help='where StorPool\'s devices appear (default: '
                              '%(default)s, i.e. /dev/storpool)')
@@ -280,8 +284,14 @@ def cmd_setup_host(args: argparse.Namespace,
             console.print(f'would {step.description}')
         return EXIT_OK
     host.apply(plan, lambda line: console.print(f'done: {line}'))
-    console.print(f'{len(plan.steps)} change(s) made; restart nova-compute '
-                  f'and cinder-volume so that they run with the new group')
+    if any(step.needs_restart for step in plan.steps):
+        console.print(f'{len(plan.steps)} change(s) made; restart '
+                      f'nova-compute and cinder-volume so that they run '
+                      f'with the new group')
+    else:
+        # Owners, modes and files take effect at once.
+        console.print(f'{len(plan.steps)} change(s) made; no service '
+                      f'restart needed')
     return EXIT_OK
 
 
@@ -300,15 +310,22 @@ def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
         dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
         cinder_conf=args.cinder_conf, templates=tuple(args.templates),
         api_timeout=args.api_timeout, group=args.group)
-    report = doctor.Doctor(opts, secret_sink=console.add_secret).run()
+
+    def show(check: doctor.Check) -> None:
+        # Each check as soon as it is done, not all at the end.
+        if args.json:
+            return
+        console.print(f'{console.mark(check.ok)} {check.title}: '
+                      f'{check.message}')
+        if check.ok is False and check.fix:
+            console.print(f'    fix: {check.fix}')
+
+    report = doctor.Doctor(
+        opts, secret_sink=console.add_secret, on_check=show,
+        progress=lambda line: console.print(f'... {line}', err=True)).run()
     if args.json:
         console.print(json.dumps(report.to_json(), indent=2))
     else:
-        for check in report.checks:
-            console.print(f'{console.mark(check.ok)} {check.title}: '
-                          f'{check.message}')
-            if check.ok is False and check.fix:
-                console.print(f'    fix: {check.fix}')
         console.print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -334,9 +351,11 @@ def cmd_attachments(args: argparse.Namespace,
             data['sync'] = result.as_dict()
         console.print(json.dumps(data, indent=2))
     else:
-        for line in attachments.format_table(rows, view.describe()):
+        for line in attachments.format_table(rows, view.describe(),
+                                             after_sync=args.sync):
             console.print(line)
-    if result is not None and not result.ok:
+    if result is not None and (
+            not result.ok or any(not row.consistent for row in rows)):
         return EXIT_FAILED
     return EXIT_OK
 
@@ -385,7 +404,7 @@ def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
             {'hours': view.hours.value, 'hours_from': view.hours.source,
              'volumes': [row.to_json(now) for row in rows]}, indent=2))
     else:
-        for line in deferred.format_table(rows, view.describe(),
+        for line in deferred.format_table(rows, view.describe(rows),
                                           view.hours.value, now):
             console.print(line)
     return EXIT_OK

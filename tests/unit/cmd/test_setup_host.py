@@ -167,8 +167,10 @@ class TestSetupHost(base.CLITestCase):
         self.assertNotIn('restart nova-compute', res.out)
 
     def test_not_root_changes_nothing(self):
-        """As an unprivileged user: a clear error first, no half-done
-        state, and a rerun as root then works."""
+        """As an unprivileged user: a clear error, nothing half done.
+
+        A rerun is as clean, and one as root then works.
+        """
         # nobody must be able to reach the prefix (and read its etc/).
         os.chmod(self.tmp, 0o755)
         os.chmod(self.root, 0o755)

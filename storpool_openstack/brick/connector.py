@@ -144,7 +144,8 @@ def _placeholder_id(name: str) -> str:
 
 
 def _load_config(conf: cfg.ConfigOpts) -> sp_config.StorPoolConfig:
-    return sp_config.load(config_file=conf.storpool.config_file)
+    return sp_config.load(
+        config_file=getattr(conf, options.GROUP).config_file)
 
 
 class StorPoolConnector(base.BaseLinuxConnector):
@@ -169,7 +170,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
         self.use_multipath = use_multipath
         conf = conf if conf is not None else cfg.CONF
         options.register_opts(conf)
-        opts = conf.storpool
+        opts = getattr(conf, options.GROUP)
 
         try:
             self._config = (storpool_config if storpool_config is not None

@@ -35,6 +35,7 @@ import sys
 from typing import Callable, Sequence
 
 from storpool_openstack.ops import output
+from storpool_openstack.ops import samples
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -213,6 +214,35 @@ def build_parser() -> argparse.ArgumentParser:
                        help='the retention in hours; overrides cinder.conf')
     defer.add_argument('--json', action='store_true',
                        help='print the table as JSON')
+
+    vols = subs.add_parser(
+        'volumes', help='Cinder volumes and snapshots as StorPool and this '
+                        'host see them',
+        description='For each Cinder volume or snapshot id (or StorPool '
+                    'name) given, or for every StorPool object of this '
+                    'volume prefix: the StorPool name, template, size, '
+                    'allocated space, parent, attachments (client ids and '
+                    'rights), tags and the users of this host\'s '
+                    'attach-state file. Exit code 1 if an id is not '
+                    'found.')
+    vols.add_argument('ids', nargs='*', metavar='ID',
+                      help='a Cinder volume or snapshot id, or a StorPool '
+                           'volume or snapshot name (default: all of this '
+                           'prefix)')
+    _add_storpool_args(vols)
+    vols.add_argument('--json', action='store_true',
+                      help='print the objects as JSON')
+
+    sample = subs.add_parser(
+        'samples', help='where the sample configuration files are, or '
+                        'print one',
+        description='Without NAME: list the sample configuration files '
+                    'installed with the package and where they are. With '
+                    'NAME: print that sample (e.g. "storpool-openstack '
+                    'samples cinder > cinder-storpool.conf").')
+    sample.add_argument('name', nargs='?', metavar='NAME',
+                        choices=sorted(samples.SAMPLES),
+                        help='one of: ' + ', '.join(sorted(samples.SAMPLES)))
 
     demo = subs.add_parser(
         'demo', help='run the whole story on the bundled emulator',
@@ -410,6 +440,41 @@ def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
     return EXIT_OK
 
 
+def cmd_volumes(args: argparse.Namespace, console: output.Console) -> int:
+    from storpool_openstack.ops import volumes
+
+    view = volumes.VolumesView(
+        **_storpool_source(args), attach_state_file=args.attach_state_file,
+        api_timeout=args.api_timeout, secret_sink=console.add_secret)
+    result = view.rows(list(args.ids))
+    if args.json:
+        console.print(json.dumps(
+            {'objects': [row.to_json() for row in result.rows],
+             'not_found': result.not_found,
+             'attach_state_note': result.state_note}, indent=2))
+    else:
+        for line in volumes.format_table(result, view.describe()):
+            console.print(line)
+    return EXIT_FAILED if result.not_found else EXIT_OK
+
+
+def cmd_samples(args: argparse.Namespace, console: output.Console) -> int:
+    if args.name is None:
+        rows = [(name, samples.find(name) or 'not installed here')
+                for name in sorted(samples.SAMPLES)]
+        for line in output.table(('NAME', 'PATH'), rows):
+            console.print(line)
+        return EXIT_OK
+    path = samples.find(args.name)
+    if path is None:
+        console.error(f'the {args.name} sample is not installed here '
+                      f'({samples.describe(args.name)})')
+        return EXIT_FAILED
+    with open(path, encoding='utf-8') as fobj:
+        console.print(fobj.read().rstrip('\n'))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
     from storpool_openstack.ops import demo
 
@@ -424,6 +489,8 @@ COMMANDS = {
     'attachments': cmd_attachments,
     'image-cache': cmd_image_cache,
     'deferred': cmd_deferred,
+    'volumes': cmd_volumes,
+    'samples': cmd_samples,
     'demo': cmd_demo,
 }
 

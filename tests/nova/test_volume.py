@@ -60,7 +60,7 @@ class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
         # own cleanup, that it left no loop device behind.
         self.sp = self.useFixture(brick_base.StorPoolConnectorFixture())
         super().setUp()
-        self.flags(group='storpool', config_file=self.sp.emu.conf_path,
+        self.flags(group='storpool_connector', config_file=self.sp.emu.conf_path,
                    dev_root=self.sp.emu.dev_dir,
                    attach_state_file=self.sp.state_file,
                    device_timeout=5, detach_busy_retries=2, api_retries=0)
@@ -248,7 +248,7 @@ class TestAttach(StorPoolNovaTestCase):
         self.assertEqual({}, self.sp.attachments())
 
     def test_misconfigured_host_fails_at_attach_not_at_load(self):
-        self.flags(group='storpool', config_file=os.path.join(
+        self.flags(group='storpool_connector', config_file=os.path.join(
             self.sp.state_dir, 'missing.conf'))
         self.useFixture(brick_base.fixtures.EnvironmentVariable(
             'SP_AUTH_TOKEN'))

@@ -88,12 +88,13 @@ class TestSamples(testtools.TestCase):
         brick_options.register_opts(conf)
         conf(args=[], default_config_files=[path], use_env=False)
         with open(path) as fobj:
-            keys = set(KEY.findall(_section(fobj.read(), 'storpool')))
+            keys = set(KEY.findall(_section(fobj.read(),
+                                            'storpool_connector')))
         known = {opt.dest for opt in brick_options.connector_opts}
         self.assertEqual(set(), keys - known)
         self.assertTrue(keys)
         for key in keys:
-            getattr(conf.storpool, key)  # every value parses
+            getattr(conf.storpool_connector, key)  # every value parses
 
     def test_storpool_conf_sample(self):
         path = os.path.join(ETC, 'storpool.conf.sample')

@@ -60,7 +60,8 @@ class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
         # own cleanup, that it left no loop device behind.
         self.sp = self.useFixture(brick_base.StorPoolConnectorFixture())
         super().setUp()
-        self.flags(group='storpool_connector', config_file=self.sp.emu.conf_path,
+        self.flags(group='storpool_connector',
+                   config_file=self.sp.emu.conf_path,
                    dev_root=self.sp.emu.dev_dir,
                    attach_state_file=self.sp.state_file,
                    device_timeout=5, detach_busy_retries=2, api_retries=0)

@@ -25,6 +25,8 @@ message.
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import ddt
 import fixtures
@@ -400,6 +402,23 @@ class TestDoctor(base.CLITestCase):
                       res.out)
         # One request, no retries.
         self.assertEqual(1, res.err.count('asking the StorPool API'), res)
+
+    def test_no_eventlet_warning(self):
+        """A cinder-volume host: importing Cinder must not print 9 lines."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('PYTHONWARNINGS', 'EVENTLET_TESTS')}
+        res = subprocess.run(
+            [sys.executable, '-m',
+             'storpool_openstack.cmd.storpool_openstack', 'doctor',
+             '--storpool-conf', self.conf, '--attach-state-file',
+             self.state, '--dev-root', self.dev_root, '--nova-driver-file',
+             self.nova, '--cinder-conf', self.cinder_conf, '--group',
+             'root'], capture_output=True, text=True, timeout=300,
+            env=env, check=False)
+        self.outputs += [res.stdout, res.stderr]
+        self.assertEqual(0, res.returncode, res.stdout + res.stderr)
+        self.assertIn('cinder.conf StorPool backends', res.stdout)
+        self.assertNotIn('Eventlet', res.stderr)
 
     def test_cinder_conf_backend_not_enabled(self):
         path = self.write_cinder_conf()

@@ -56,6 +56,10 @@ SKIP = 'skip'
 OUR_DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 INTREE_DRIVER = 'cinder.volume.drivers.storpool.StorPoolDriver'
 NOVA_CHECK_TIMEOUT = 120
+# brick.options.connector_opts (not imported: that needs os-brick).
+CONNECTOR_OPTIONS = frozenset((
+    'config_file', 'attach_state_file', 'device_timeout', 'dev_root',
+    'detach_busy_retries', 'api_timeout', 'api_retries'))
 
 
 @dataclasses.dataclass
@@ -360,6 +364,15 @@ class Doctor:
                                          parser.items(section)})
             self.backends.append(backend)
             bad = _validate_backend(path, section, backend)
+            misplaced = sorted(set(parser.options(section)) &
+                               CONNECTOR_OPTIONS)
+            if misplaced:
+                problems.append(f'[{section}] has os-brick connector '
+                                f'option(s) {", ".join(misplaced)}')
+                fixes.append(f'move {", ".join(misplaced)} from '
+                             f'[{section}] to [storpool_connector] (a '
+                             f'backend section takes only storpool_* '
+                             f'options)')
             problems += bad
             if bad:
                 backend.valid = False

@@ -344,6 +344,31 @@ class TestDoctor(base.CLITestCase):
         self.assertNotIn(value, res.out) if option.endswith('token') \
             else None
 
+    def test_backend_own_config_file(self):
+        other = self.write('other-storpool.conf', open(self.conf).read(
+        ).replace(f'SP_API_HTTP_PORT={self.emu.port}',
+                  f'SP_API_HTTP_PORT={self.free_port()}'))
+        self.cinder_conf = self.write_cinder_conf(storpool_config_file=other)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('backend-api', checks, res)
+        self.assertIn(f'check SP_API_HTTP_HOST in {other} and '
+                      f'SP_API_HTTP_PORT in {other}', check['fix'])
+
+    def test_connector_option_in_a_backend_section(self):
+        self.cinder_conf = self.write_cinder_conf(api_timeout='30')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('cinder-conf', checks, res)
+        self.assertIn('[storpool] has os-brick connector option(s) '
+                      'api_timeout', check['message'])
+        self.assertIn('move api_timeout from [storpool] to '
+                      '[storpool_connector]', check['fix'])
+
+    def test_connector_options_list_is_current(self):
+        from storpool_openstack.brick import options
+        from storpool_openstack.ops import doctor
+        self.assertEqual({o.dest for o in options.connector_opts},
+                         doctor.CONNECTOR_OPTIONS)
+
     def test_backend_own_api_right_token(self):
         """A backend's own token beats a wrong one in storpool.conf."""
         self.cinder_conf = self.write_cinder_conf(

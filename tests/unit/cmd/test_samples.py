@@ -25,6 +25,8 @@ from storpool_openstack.brick import options as brick_options
 from storpool_openstack.cinder import options as cinder_options
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.ops import doctor
+from storpool_openstack.ops import samples
+from tests.unit.cmd import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -108,3 +110,29 @@ class TestSamples(testtools.TestCase):
             keys = set(re.findall(r'^(SP_[A-Z_]+)=', fobj.read(), re.M))
         self.assertEqual({sp_config.HOST, sp_config.PORT, sp_config.TOKEN,
                           sp_config.OURID, sp_config.PREFIX}, keys)
+
+
+class TestSamplesCommand(base.CLITestCase):
+    """`storpool-openstack samples`: where they are, and each one."""
+
+    def test_list_points_at_real_files(self):
+        res = self.run_cli('samples')
+        self.assertEqual(0, res.code, res)
+        rows = dict(line.split(None, 1) for line in res.out.splitlines()[1:])
+        self.assertEqual(sorted(samples.SAMPLES), sorted(rows))
+        for name, path in rows.items():
+            self.assertTrue(os.path.isfile(path), (name, path))
+            self.assertTrue(path.endswith(samples.SAMPLES[name]), path)
+
+    def test_print_one(self):
+        res = self.run_cli('samples', 'nova')
+        self.assertEqual(0, res.code, res)
+        with open(os.path.join(ETC, 'nova', 'nova.conf.storpool-sample')) \
+                as fobj:
+            self.assertEqual(fobj.read(), res.out)
+
+    def test_setup_cfg_installs_every_sample(self):
+        with open(os.path.join(ROOT, 'setup.cfg')) as fobj:
+            text = fobj.read()
+        for rel in samples.SAMPLES.values():
+            self.assertIn('etc/' + rel, text)

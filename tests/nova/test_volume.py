@@ -14,9 +14,9 @@
 """LibvirtStorPoolVolumeDriver on Nova's own libvirt volume test base.
 
 The connector underneath is the real one, configured through nova.conf's
-[storpool] group, against the StorPool emulator (in a subprocess: Nova's
-tests run eventlet-monkey-patched) with real block devices where the host
-allows. The generated disk XML is also defined in libvirt's test driver
+[storpool_connector] group, against the StorPool emulator (in a subprocess:
+Nova's tests run eventlet-monkey-patched) with real block devices where the
+host allows. The generated disk XML is also defined in libvirt's test driver
 when libvirt-python is installed.
 """
 
@@ -52,7 +52,7 @@ def _connection_info(volume=VOL, mode='rw', **more):
 
 
 class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
-    """An emulator, nova.conf [storpool] pointing at it, two instances."""
+    """An emulator, nova.conf [storpool_connector] there, two instances."""
 
     def setUp(self):
         # Before Nova's set-up: its cleanups (e.g. the one that forbids

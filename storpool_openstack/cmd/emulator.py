@@ -46,26 +46,36 @@ def _version() -> str:
 
 
 def _templates(text: str) -> typing.List[dict]:
-    """--templates: name:replication[,...], each replication 1-3."""
+    """--templates: name:replication[:placeAll[:placeTail[:placeHead]]],...
+
+    The replication is 1-3, or "-" for a template that sets none (its
+    volumes keep their own); a bare name is refused, so that a forgotten
+    replication is not silently a template without one.
+    """
     form = ('give each template as name:replication, e.g. '
-            '"hybrid:3,ssd:2"')
+            '"hybrid:3,ssd:2" (name:- for a template without a '
+            'replication)')
     items = [part.strip() for part in text.split(',')]
     if not text.strip() or not all(items):
         raise argparse.ArgumentTypeError(f'{text!r} is empty: {form}')
+    result = []
     for item in items:
-        name, _sep, rest = item.partition(':')
-        replication = rest.split(':')[0]
-        if not name or not replication:
+        parts = item.split(':')
+        if len(parts) < 2 or not parts[0] or not parts[1]:
             raise argparse.ArgumentTypeError(
                 f'template {item!r} has no replication: {form}')
-        if replication not in ('1', '2', '3'):
+        if parts[1] not in ('1', '2', '3', '-'):
             raise argparse.ArgumentTypeError(
-                f'template {item!r}: replication {replication!r} is not '
-                f'1, 2 or 3: {form}')
-    try:
-        return model.parse_templates(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f'{text!r}: {exc}: {form}')
+                f'template {item!r}: replication {parts[1]!r} is not '
+                f'1, 2, 3 or -: {form}')
+        tmpl: dict = {'name': parts[0]}
+        if parts[1] != '-':
+            tmpl['replication'] = int(parts[1])
+        for key, val in zip(('placeAll', 'placeTail', 'placeHead'),
+                            parts[2:]):
+            tmpl[key] = val
+        result.append(tmpl)
+    return result
 
 
 def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:

@@ -235,6 +235,18 @@ class CLITestCase(oslo_base.BaseTestCase):
                                   for a in api.attachmentsList(**raw)),
         }
 
+    def test_template_without_replication_said_so(self) -> None:
+        proc = self.start('--device-mode', 'file', '--templates',
+                          'plain:-,gold:2:ssd')
+        api = self._api(proc)
+        found = {t['name']: t for t in api.volumeTemplatesList(
+            returnRawAPIData=True)}
+        self.assertEqual(('-', 2, 'ssd'),
+                         (found['plain']['replication'],
+                          found['gold']['replication'],
+                          found['gold']['placeAll']))
+        self._stop(proc)
+
     def test_busy_port_is_named(self) -> None:
         with socket.socket() as sock:
             sock.bind(('127.0.0.1', 0))
@@ -250,8 +262,8 @@ class CLITestCase(oslo_base.BaseTestCase):
 
     @ddt.data(('hybrid', "template 'hybrid' has no replication"),
               ('hybrid:3,ssd', "template 'ssd' has no replication"),
-              ('gold:9', "template 'gold:9': replication '9' is not 1, 2 "
-                         "or 3"))
+              ('gold:9', "template 'gold:9': replication '9' is not 1, 2, "
+                         "3 or -"))
     @ddt.unpack
     def test_bad_templates_refused(self, spec: str, message: str) -> None:
         proc = self.start('--device-mode', 'file', '--templates', spec)
@@ -259,5 +271,6 @@ class CLITestCase(oslo_base.BaseTestCase):
         self.assertEqual(2, proc.returncode)
         self.assertIn(message, err)
         self.assertIn('give each template as name:replication, e.g. '
-                      '"hybrid:3,ssd:2"', err)
+                      '"hybrid:3,ssd:2" (name:- for a template without a '
+                      'replication)', err)
         self.assertFalse(os.path.exists(self.conf))

@@ -179,7 +179,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                        '%(err)s') % {'backend': self._backend_name(),
                                      'endpoint': self._api.endpoint,
                                      'err': err})
-        sp_templates.check(
+        self._wanted_templates = sp_templates.check(
             [t['name'] for t in found], backend=self._backend_name(),
             default=self._opt('storpool_template'),
             section=getattr(self.configuration, 'config_group', None) or
@@ -613,8 +613,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 disks, status, self._replication(),
                 all_templated=bool(self._opt('storpool_template'))))
             pool.update(sp_templates.stats(
-                status, default=self._opt('storpool_template'),
-                backend=backend))
+                status, getattr(self, '_wanted_templates', ())))
         except sp_exc.StorPoolError as err:
             # The manager calls this from init_host outside its error
             # handling: report an unusable pool instead of raising.

@@ -57,10 +57,10 @@ def types_of_backend(backend: str) -> dict[str, str]:
 
 
 def check(existing: Iterable[str], *, default: str | None, backend: str,
-          section: str) -> list[str]:
+          section: str) -> frozenset[str]:
     """Raise if the default template is missing; warn about types.
 
-    Returns the missing template names (for the stats).
+    Returns every template name the backend wants (for the stats).
     """
     have = set(existing)
     if default and default not in have:
@@ -71,10 +71,9 @@ def check(existing: Iterable[str], *, default: str | None, backend: str,
             '("storpool template %(tmpl)s replication 3 ...").') % {
                 'backend': backend, 'tmpl': default, 'section': section,
                 'have': _listed(have)})
-    missing = set()
-    for vtype, template in sorted(types_of_backend(backend).items()):
+    wanted = types_of_backend(backend)
+    for vtype, template in sorted(wanted.items()):
         if template not in have:
-            missing.add(template)
             LOG.warning('StorPool backend %(backend)s: volume type '
                         '%(type)s asks for StorPool template %(tmpl)s, '
                         'which does not exist (StorPool has: %(have)s); '
@@ -83,14 +82,11 @@ def check(existing: Iterable[str], *, default: str | None, backend: str,
                         'storpool_template extra spec is corrected',
                         {'backend': backend, 'type': vtype,
                          'tmpl': template, 'have': _listed(have)})
-    return sorted(missing)
+    return frozenset(wanted.values()) | ({default} if default else set())
 
 
-def stats(status: list[dict[str, Any]], *, default: str | None,
-          backend: str) -> dict[str, list[str]]:
-    """The pool capability listing the missing templates (no API call)."""
+def stats(status: list[dict[str, Any]],
+          wanted: Iterable[str]) -> dict[str, list[str]]:
+    """The pool capability listing the missing templates (no call)."""
     have = {item.get('name') for item in status}
-    wanted = set(types_of_backend(backend).values())
-    if default:
-        wanted.add(default)
-    return {STATS_KEY: sorted(wanted - have)}
+    return {STATS_KEY: sorted(set(wanted) - have)}

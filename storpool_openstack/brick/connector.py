@@ -144,13 +144,13 @@ def _placeholder_id(name: str) -> str:
 
 
 def _load_config(conf: cfg.ConfigOpts) -> sp_config.StorPoolConfig:
-    """[storpool] config_file and its own .d directory, as Cinder's side.
+    """The connector's config_file and its .d directory, as Cinder's side.
 
     Unset, the StorPool default (/etc/storpool.conf and
     /etc/storpool.conf.d/). Set, that file and ``<file>.d/*.conf`` only:
     the default directory would otherwise override the file named.
     """
-    path = conf.storpool.config_file
+    path = getattr(conf, options.GROUP).config_file
     if not path:
         return sp_config.load()
     return sp_config.load(config_file=path, config_dir=path + '.d')
@@ -178,7 +178,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
         self.use_multipath = use_multipath
         conf = conf if conf is not None else cfg.CONF
         options.register_opts(conf)
-        opts = conf.storpool
+        opts = getattr(conf, options.GROUP)
 
         try:
             self._config = (storpool_config if storpool_config is not None

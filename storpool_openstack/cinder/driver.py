@@ -76,6 +76,7 @@ from storpool_openstack.cinder import iscsi
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
 from storpool_openstack.cinder import stats as sp_stats
+from storpool_openstack.cinder import templates as sp_templates
 from storpool_openstack.cinder.translate import to_cinder
 from storpool_openstack.cinder.translate import translated
 from storpool_openstack.common import api as sp_api
@@ -171,11 +172,11 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                                        'prefix': cfg_.volume_prefix})
 
     def check_for_setup_error(self) -> None:
-        """One cheap call: is the API there and does the token work?"""
+        """One cheap call: the API, the token and the templates."""
         if self._api is None:
             self.do_setup(None)
         try:
-            self._api.templates_list()
+            found = self._api.templates_list()
         except sp_exc.StorPoolError as err:
             raise exception.VolumeBackendAPIException(
                 data=_('StorPool backend %(backend)s: the API at '
@@ -184,6 +185,11 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                                      'endpoint': self._api.endpoint,
                                      'err': err})
         self._iscsi_check_setup()
+        self._wanted_templates = sp_templates.check(
+            [t['name'] for t in found], backend=self._backend_name(),
+            default=self._opt('storpool_template'),
+            section=getattr(self.configuration, 'config_group', None) or
+            'backend_defaults')
 
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \
@@ -660,6 +666,8 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
             pool.update(sp_stats.pool_capacity(
                 disks, status, self._replication(),
                 all_templated=bool(self._opt('storpool_template'))))
+            pool.update(sp_templates.stats(
+                status, getattr(self, '_wanted_templates', ())))
         except sp_exc.StorPoolError as err:
             # The manager calls this from init_host outside its error
             # handling: report an unusable pool instead of raising.

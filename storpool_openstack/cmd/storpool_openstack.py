@@ -19,6 +19,8 @@
     storpool-openstack image-cache [list] [--json]
     storpool-openstack image-cache purge [--image ID] [--keep N] [--dry-run]
     storpool-openstack deferred [list] [--hours N] [--json]
+    storpool-openstack volumes [ID...] [--json]
+    storpool-openstack samples [NAME]
     storpool-openstack demo [--keep] [--device-mode MODE]
 
 The work is done in `storpool_openstack.ops`; this module only parses the
@@ -35,6 +37,7 @@ import sys
 from typing import Callable, Sequence
 
 from storpool_openstack.ops import output
+from storpool_openstack.ops import samples
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,7 +60,8 @@ def _version() -> str:
 
 
 def _add_storpool_args(parser: argparse.ArgumentParser,
-                       attach_state: bool = True) -> None:
+                       attach_state: bool = True,
+                       api_timeout: float = 30.0) -> None:
     parser.add_argument(
         '--storpool-conf', metavar='PATH', default=DEFAULT_STORPOOL_CONF,
         help='the StorPool config file (default: %(default)s); the '
@@ -76,7 +80,7 @@ def _add_storpool_args(parser: argparse.ArgumentParser,
             help='the attach-state file (default: '
                  '/var/spool/openstack-storpool/openstack-attach.json)')
     parser.add_argument('--api-timeout', metavar='SECONDS', type=float,
-                        default=30.0,
+                        default=api_timeout,
                         help='StorPool API call timeout (default: '
                              '%(default)s)')
 
@@ -131,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         description='Run every check and print each with its fix. Exit '
                     'code 0 only if all checks passed (skipped ones do not '
                     'fail).')
-    _add_storpool_args(doctor)
+    # Fail fast: a hung API is a finding, not something to wait out.
+    _add_storpool_args(doctor, api_timeout=5.0)
     doctor.add_argument('--dev-root', metavar='DIR', default='/dev',
                         help='where StorPool\'s devices appear (default: '
                              '%(default)s, i.e. /dev/storpool)')
@@ -212,6 +217,35 @@ def build_parser() -> argparse.ArgumentParser:
     defer.add_argument('--json', action='store_true',
                        help='print the table as JSON')
 
+    vols = subs.add_parser(
+        'volumes', help='Cinder volumes and snapshots as StorPool and this '
+                        'host see them',
+        description='For each Cinder volume or snapshot id (or StorPool '
+                    'name) given, or for every StorPool object of this '
+                    'volume prefix: the StorPool name, template, size, '
+                    'allocated space, parent, attachments (client ids and '
+                    'rights), tags and the users of this host\'s '
+                    'attach-state file. Exit code 1 if an id is not '
+                    'found.')
+    vols.add_argument('ids', nargs='*', metavar='ID',
+                      help='a Cinder volume or snapshot id, or a StorPool '
+                           'volume or snapshot name (default: all of this '
+                           'prefix)')
+    _add_storpool_args(vols)
+    vols.add_argument('--json', action='store_true',
+                      help='print the objects as JSON')
+
+    sample = subs.add_parser(
+        'samples', help='where the sample configuration files are, or '
+                        'print one',
+        description='Without NAME: list the sample configuration files '
+                    'installed with the package and where they are. With '
+                    'NAME: print that sample (e.g. "storpool-openstack '
+                    'samples cinder > cinder-storpool.conf").')
+    sample.add_argument('name', nargs='?', metavar='NAME',
+                        choices=sorted(samples.SAMPLES),
+                        help='one of: ' + ', '.join(sorted(samples.SAMPLES)))
+
     demo = subs.add_parser(
         'demo', help='run the whole story on the bundled emulator',
         description='Start the StorPool emulator in a temporary directory '
@@ -282,8 +316,14 @@ def cmd_setup_host(args: argparse.Namespace,
             console.print(f'would {step.description}')
         return EXIT_OK
     host.apply(plan, lambda line: console.print(f'done: {line}'))
-    console.print(f'{len(plan.steps)} change(s) made; restart nova-compute '
-                  f'and cinder-volume so that they run with the new group')
+    if any(step.needs_restart for step in plan.steps):
+        console.print(f'{len(plan.steps)} change(s) made; restart '
+                      f'nova-compute and cinder-volume so that they run '
+                      f'with the new group')
+    else:
+        # Owners, modes and files take effect at once.
+        console.print(f'{len(plan.steps)} change(s) made; no service '
+                      f'restart needed')
     return EXIT_OK
 
 
@@ -302,15 +342,22 @@ def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
         dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
         cinder_conf=args.cinder_conf, templates=tuple(args.templates),
         api_timeout=args.api_timeout, group=args.group)
-    report = doctor.Doctor(opts, secret_sink=console.add_secret).run()
+
+    def show(check: doctor.Check) -> None:
+        # Each check as soon as it is done, not all at the end.
+        if args.json:
+            return
+        console.print(f'{console.mark(check.ok)} {check.title}: '
+                      f'{check.message}')
+        if check.ok is False and check.fix:
+            console.print(f'    fix: {check.fix}')
+
+    report = doctor.Doctor(
+        opts, secret_sink=console.add_secret, on_check=show,
+        progress=lambda line: console.print(f'... {line}', err=True)).run()
     if args.json:
         console.print(json.dumps(report.to_json(), indent=2))
     else:
-        for check in report.checks:
-            console.print(f'{console.mark(check.ok)} {check.title}: '
-                          f'{check.message}')
-            if check.ok is False and check.fix:
-                console.print(f'    fix: {check.fix}')
         console.print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -336,9 +383,11 @@ def cmd_attachments(args: argparse.Namespace,
             data['sync'] = result.as_dict()
         console.print(json.dumps(data, indent=2))
     else:
-        for line in attachments.format_table(rows, view.describe()):
+        for line in attachments.format_table(rows, view.describe(),
+                                             after_sync=args.sync):
             console.print(line)
-    if result is not None and not result.ok:
+    if result is not None and (
+            not result.ok or any(not row.consistent for row in rows)):
         return EXIT_FAILED
     return EXIT_OK
 
@@ -387,9 +436,44 @@ def cmd_deferred(args: argparse.Namespace, console: output.Console) -> int:
             {'hours': view.hours.value, 'hours_from': view.hours.source,
              'volumes': [row.to_json(now) for row in rows]}, indent=2))
     else:
-        for line in deferred.format_table(rows, view.describe(),
+        for line in deferred.format_table(rows, view.describe(rows),
                                           view.hours.value, now):
             console.print(line)
+    return EXIT_OK
+
+
+def cmd_volumes(args: argparse.Namespace, console: output.Console) -> int:
+    from storpool_openstack.ops import volumes
+
+    view = volumes.VolumesView(
+        **_storpool_source(args), attach_state_file=args.attach_state_file,
+        api_timeout=args.api_timeout, secret_sink=console.add_secret)
+    result = view.rows(list(args.ids))
+    if args.json:
+        console.print(json.dumps(
+            {'objects': [row.to_json() for row in result.rows],
+             'not_found': result.not_found,
+             'attach_state_note': result.state_note}, indent=2))
+    else:
+        for line in volumes.format_table(result, view.describe()):
+            console.print(line)
+    return EXIT_FAILED if result.not_found else EXIT_OK
+
+
+def cmd_samples(args: argparse.Namespace, console: output.Console) -> int:
+    if args.name is None:
+        rows = [(name, samples.find(name) or 'not installed here')
+                for name in sorted(samples.SAMPLES)]
+        for line in output.table(('NAME', 'PATH'), rows):
+            console.print(line)
+        return EXIT_OK
+    path = samples.find(args.name)
+    if path is None:
+        console.error(f'the {args.name} sample is not installed here '
+                      f'({samples.describe(args.name)})')
+        return EXIT_FAILED
+    with open(path, encoding='utf-8') as fobj:
+        console.print(fobj.read().rstrip('\n'))
     return EXIT_OK
 
 
@@ -414,6 +498,8 @@ COMMANDS = {
     'attachments': cmd_attachments,
     'image-cache': cmd_image_cache,
     'deferred': cmd_deferred,
+    'volumes': cmd_volumes,
+    'samples': cmd_samples,
     'demo': cmd_demo,
 }
 

@@ -118,6 +118,9 @@ class StorPoolAPI:
     def snapshots_list(self) -> list[dict]:
         return self._call('snapshotsList')
 
+    def snapshots_space(self) -> list[dict]:
+        return self._call('snapshotsSpace')
+
     def snapshot(self, name: str) -> dict:
         found = self._call('snapshotList', name)
         if not found:

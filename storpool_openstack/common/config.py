@@ -14,11 +14,16 @@
 """The StorPool configuration of a host, read with storpool.spconfig.
 
 `/etc/storpool.conf`, then `/etc/storpool.conf.d/*.conf`; in each file the
-unnamed top section, then the section named after the host. The API
-endpoint and token may be overridden (from cinder.conf, or by tests).
+unnamed top section, then the section named after the host. Then, as
+every StorPool tool does, the environment variables SP_AUTH_TOKEN,
+SP_API_HTTP_HOST and SP_API_HTTP_PORT; then a caller's overrides (a Cinder
+backend's storpool_api_* options). The services and the operator's CLI
+all read it through `load`, so they agree on the endpoint and token, and
+`StorPoolConfig.origin` says which of these layers a value came from.
 """
 
 import dataclasses
+import os
 import platform
 
 import confget
@@ -37,6 +42,7 @@ OURID = 'SP_OURID'
 PREFIX = 'SP_OPENSTACK_VOLUME_PREFIX'
 
 MAX_CLIENT_ID = 4095
+ENVIRONMENT = 'environment'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +56,18 @@ class StorPoolConfig:
     section: str
     files: tuple[str, ...]
     raw_our_id: str | None = None
+    # Key -> where its value came from, when not the files: 'environment'
+    # or the caller's `override_source` (e.g. "[ceph-sp] of cinder.conf").
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def origin(self, key: str) -> str:
+        """Where `key`'s value was read, for messages and fixes."""
+        where = dict(self.origins).get(key)
+        if where == ENVIRONMENT:
+            return f'the environment variable {key}'
+        if where is not None:
+            return where
+        return f'{key} in {_where(self.files)}'
 
     @property
     def endpoint(self) -> str:
@@ -66,23 +84,48 @@ def _where(files: tuple[str, ...]) -> str:
     return ', '.join(files) if files else 'no StorPool config file found'
 
 
+def _set_at(files: tuple[str, ...], key: str,
+            section: str) -> str | None:
+    """Where `key` was last set for `section`: "FILE, top section" etc."""
+    found = None
+    for path in files:
+        current = ''
+        try:
+            with open(path, encoding='utf-8', errors='replace') as fobj:
+                for line in fobj:
+                    line = line.strip()
+                    if line.startswith('[') and line.endswith(']'):
+                        current = line[1:-1].strip()
+                    elif line.split('=', 1)[0].strip() == key and \
+                            current in ('', section):
+                        found = (f'{path}, ' +
+                                 (f'section [{current}]' if current
+                                  else 'top (unnamed) section'))
+        except OSError:
+            continue
+    return found
+
+
 def parse_client_id(value: str | None, *, section: str,
                     files: tuple[str, ...]) -> int:
     """SP_OURID as an int in 1..4095, or a ConfigError that says why."""
+    readable = tuple(f for f in files if os.path.isfile(f))
+    main = readable[0] if readable else spconfig.SPConfig.PATH_CONFIG
     if value is None or not value.strip():
         raise exception.ConfigError(
             f'{OURID} is not set for host "{section}" (read: '
-            f'{_where(files)}); add "{OURID}=<client id>" to the [{section}] '
-            f'section of /etc/storpool.conf or to the top of '
-            f'/etc/storpool.conf.d/*.conf on that host',
+            f'{_where(files)}); add "{OURID}=<client id>" to the top '
+            f'(unnamed) section of {main}, or to its [{section}] section '
+            f'if that file serves several hosts',
             key=OURID, files=files, section=section)
     try:
         client_id = int(value)
     except ValueError:
         client_id = -1
     if not 1 <= client_id <= MAX_CLIENT_ID:
+        where = _set_at(readable, OURID, section) or _where(files)
         raise exception.ConfigError(
-            f'{OURID}="{value}" for host "{section}" (read: {_where(files)}) '
+            f'{OURID}="{value}" for host "{section}" (set in {where}) '
             f'is not a StorPool client id: it must be an integer from 1 to '
             f'{MAX_CLIENT_ID}', key=OURID, files=files, section=section)
     return client_id
@@ -131,12 +174,16 @@ def load(section: str | None = None, *,
          config_file: str | None = None,
          config_dir: str | None = None,
          use_env: bool = True,
-         override_config: dict[str, str] | None = None) -> StorPoolConfig:
+         override_config: dict[str, str] | None = None,
+         override_source: str | dict[str, str] = 'override'
+         ) -> StorPoolConfig:
     """Read and validate the StorPool config for `section` (the host).
 
     `override_config` replaces the files and the environment altogether
     (as SPConfig's own argument does); `overrides` is applied on top of
-    what the files say (e.g. a Cinder backend's own API endpoint).
+    what the files and the environment say (e.g. a Cinder backend's own
+    API endpoint); `override_source` names where they came from (one
+    string, or one per key).
     """
     section = section or platform.node()
     if override_config is not None:
@@ -150,19 +197,38 @@ def load(section: str | None = None, *,
             # Name the paths searched, for the error messages below.
             files = (f'{reader.PATH_CONFIG} (missing)',)
         try:
+            # The environment is applied here, not by SPConfig, to know
+            # which values it replaced.
             values = dict(reader(section=section, missing_ok=True,
-                                 use_env=use_env).items())
+                                 use_env=False).items())
         except (spconfig.SPConfigException, OSError) as exc:
             raise exception.ConfigError(
                 f'cannot read the StorPool configuration: {exc}',
                 files=files, section=section) from exc
-    values.update({key: str(val) for key, val in (overrides or {}).items()
-                   if val is not None and val != ''})
-    return _validate(values, section, files)
+    origins: dict[str, str] = {}
+    if use_env and override_config is None:
+        for key, val in spconfig.get_env_overrides().items():
+            values[key] = val
+            origins[key] = ENVIRONMENT
+    for key, val in (overrides or {}).items():
+        if val is not None and val != '':
+            values[key] = str(val)
+            origins[key] = (override_source.get(key, 'override')
+                            if isinstance(override_source, dict)
+                            else override_source)
+    return _validate(values, section, files, origins)
 
 
 def _validate(values: dict[str, str], section: str,
-              files: tuple[str, ...]) -> StorPoolConfig:
+              files: tuple[str, ...],
+              origins: dict[str, str]) -> StorPoolConfig:
+    def where(key: str) -> str:
+        if origins.get(key) == ENVIRONMENT:
+            return 'from the environment'
+        if key in origins:
+            return f'from {origins[key]}'
+        return f'read: {_where(files)}'
+
     token = values.get(TOKEN, '').strip()
     if not token:
         raise exception.ConfigError(
@@ -173,7 +239,7 @@ def _validate(values: dict[str, str], section: str,
     host = values.get(HOST, '').strip()
     if not host:
         raise exception.ConfigError(
-            f'{HOST} is empty (read: {_where(files)}); set it to the address '
+            f'{HOST} is empty ({where(HOST)}); set it to the address '
             f'of the StorPool API', key=HOST, files=files, section=section)
     raw_port = values.get(PORT, '')
     try:
@@ -182,7 +248,7 @@ def _validate(values: dict[str, str], section: str,
         port = 0
     if not 0 < port < 65536:
         raise exception.ConfigError(
-            f'{PORT}="{raw_port}" (read: {_where(files)}) is not a TCP port '
+            f'{PORT}="{raw_port}" ({where(PORT)}) is not a TCP port '
             f'number', key=PORT, files=files, section=section)
     prefix = values.get(PREFIX, '').strip() or names.DEFAULT_PREFIX
     if not prefix.replace('_', '').replace('-', '').isalnum() or \
@@ -193,4 +259,5 @@ def _validate(values: dict[str, str], section: str,
             key=PREFIX, files=files, section=section)
     return StorPoolConfig(api_host=host, api_port=port, auth_token=token,
                           volume_prefix=prefix, section=section, files=files,
-                          raw_our_id=values.get(OURID))
+                          raw_our_id=values.get(OURID),
+                          origins=tuple(sorted(origins.items())))

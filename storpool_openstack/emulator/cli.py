@@ -20,6 +20,8 @@ state: DIR)``, and removes its devices on SIGTERM/SIGINT.
 """
 
 import argparse
+import errno
+import importlib.metadata
 import logging as std_logging
 import os
 import shutil
@@ -37,14 +39,58 @@ from storpool_openstack.emulator import service
 TOKEN_ENV = 'STORPOOL_EMULATOR_TOKEN'
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version('storpool-openstack')
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
+
+
+def _templates(text: str) -> typing.List[dict]:
+    """--templates: name:replication[:placeAll[:placeTail[:placeHead]]],...
+
+    The replication is 1-3, or "-" for a template that sets none (its
+    volumes keep their own); a bare name is refused, so that a forgotten
+    replication is not silently a template without one.
+    """
+    form = ('give each template as name:replication, e.g. '
+            '"hybrid:3,ssd:2" (name:- for a template without a '
+            'replication)')
+    items = [part.strip() for part in text.split(',')]
+    if not text.strip() or not all(items):
+        raise argparse.ArgumentTypeError(f'{text!r} is empty: {form}')
+    result = []
+    for item in items:
+        parts = item.split(':')
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise argparse.ArgumentTypeError(
+                f'template {item!r} has no replication: {form}')
+        if parts[1] not in ('1', '2', '3', '-'):
+            raise argparse.ArgumentTypeError(
+                f'template {item!r}: replication {parts[1]!r} is not '
+                f'1, 2, 3 or -: {form}')
+        tmpl: dict = {'name': parts[0]}
+        if parts[1] != '-':
+            tmpl['replication'] = int(parts[1])
+        for key, val in zip(('placeAll', 'placeTail', 'placeHead'),
+                            parts[2:]):
+            tmpl[key] = val
+        result.append(tmpl)
+    return result
+
+
 def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='storpool-emulator',
         description='Emulate a StorPool management API on loopback, with '
                     'real data files and block devices.')
+    parser.add_argument('-V', '--version', action='version',
+                        version='%(prog)s ' + _version())
     parser.add_argument('--state-dir',
-                        help='where data files live (default: a new '
-                             'temporary directory)')
+                        help='where the cluster lives: its data files and '
+                             'cluster.json (volumes, snapshots, templates, '
+                             'tags), kept across restarts (default: a new '
+                             'temporary directory, removed at exit)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on (default: %(default)s)')
     parser.add_argument('--allow-remote', action='store_true',
@@ -70,9 +116,11 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
                         default='auto',
                         help='loop block devices, links to files, or loop '
                              'where possible (default: %(default)s)')
-    parser.add_argument('--templates', default=model.DEFAULT_TEMPLATES,
+    parser.add_argument('--templates', type=_templates,
+                        default=model.DEFAULT_TEMPLATES,
                         help='volume templates as name:replication[,...] '
-                             '(default: %(default)s)')
+                             '(default: %(default)s); with a saved '
+                             '--state-dir, the saved templates win')
     parser.add_argument('--volume-prefix', default='os',
                         help='SP_OPENSTACK_VOLUME_PREFIX for --write-config '
                              '(default: %(default)s)')
@@ -111,8 +159,8 @@ def main(argv: typing.Optional[typing.List[str]] = None) -> int:
     std_logging.basicConfig(
         level=std_logging.DEBUG if args.debug else std_logging.WARNING,
         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    # The model lives in memory: the data files mean nothing after exit,
-    # so a state directory made here goes with the process.
+    # With --state-dir the cluster is saved there and loaded again on the
+    # next start; a temporary state directory goes with the process.
     state_dir = args.state_dir or tempfile.mkdtemp(prefix='sp-emulator-')
     try:
         return _run(args, state_dir)
@@ -132,9 +180,12 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             volume_prefix=args.volume_prefix,
             allow_remote=args.allow_remote,
             iscsi_target=args.iscsi_target,
-            extra_clients=args.extra_clients)
+            extra_clients=args.extra_clients,
+            persist=bool(args.state_dir))
     except (OSError, ValueError, RuntimeError) as exc:
-        print('storpool-emulator: %s' % exc, file=sys.stderr)
+        busy = isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+        print('storpool-emulator: %s' % (exc.strerror if busy else exc),
+              file=sys.stderr)
         return 1
     stop = threading.Event()
 

@@ -72,14 +72,18 @@ class EmulatorFixture(fixtures.Fixture):
         if tmpl is None:
             return ''
         if isinstance(tmpl, str):
-            return tmpl
+            tmpl = [part for part in tmpl.split(',') if part.strip()]
         out = []
         for item in tmpl:
-            if isinstance(item, dict):
-                item = ':'.join(str(item[k]) for k in
+            if isinstance(item, str):
+                name, _sep, rest = item.partition(':')
+                item = {'name': name, 'replication': rest or '-'}
+            # The command wants a replication ("-": none) before placement.
+            item = dict(item)
+            item.setdefault('replication', '-')
+            out.append(':'.join(str(item[k]) for k in
                                 ('name', 'replication', 'placeAll',
-                                 'placeTail', 'placeHead') if k in item)
-            out.append(item)
+                                 'placeTail', 'placeHead') if k in item))
         return ','.join(out)
 
     def _setUp(self) -> None:

@@ -18,6 +18,7 @@ Used by the ``storpool-emulator`` command and by the test fixture's
 in-process mode.
 """
 
+import errno
 import ipaddress
 import os
 import secrets
@@ -28,6 +29,7 @@ from oslo_log import log as logging
 
 from storpool_openstack.emulator import faults as sp_faults
 from storpool_openstack.emulator import model
+from storpool_openstack.emulator import persist as sp_persist
 from storpool_openstack.emulator import wire
 
 LOG = logging.getLogger(__name__)
@@ -65,7 +67,13 @@ class Emulator(object):
                  allow_remote: bool = False,
                  iscsi_target: str = 'auto',
                  extra_clients: typing.Optional[
-                     typing.Dict[int, str]] = None) -> None:
+                     typing.Dict[int, str]] = None,
+                 persist: bool = False) -> None:
+        """An emulator; see the class.
+
+        `persist`: load the cluster saved in `state_dir` (if any) and save
+        it there after every change (see emulator.persist).
+        """
         if not allow_remote and not is_loopback(host):
             raise ValueError('refusing to listen on non-loopback address '
                              '%s without allow_remote' % host)
@@ -85,15 +93,34 @@ class Emulator(object):
         except Exception:
             self.cluster.close()
             raise
+        self.saver: typing.Optional[sp_persist.Saver] = None
+        if persist:
+            try:
+                sp_persist.load(self.cluster, state_dir)
+            except sp_persist.StateError as exc:
+                self.cluster.close()
+                raise RuntimeError(str(exc)) from None
+            self.saver = sp_persist.Saver(self.cluster, state_dir)
         self.faults = sp_faults.FaultInjector()
         self.calls = sp_faults.CallLog()
         try:
             self.server = wire.EmulatorHTTPServer(
                 (host, port), self.cluster, self.token, self.faults,
                 self.calls, self.info)
+        except OSError as exc:
+            self.cluster.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(exc.errno, 'cannot listen on %s port %d: the '
+                              'port is already in use (pick another '
+                              '--port, or 0 for any free port)' %
+                              (host, port)) from None
+            raise
         except Exception:
             self.cluster.close()
             raise
+        if self.saver is not None:
+            # Between requests, the server loop's idle hook.
+            self.server.service_actions = self.saver
         self.host = host
         self.port = self.server.server_address[1]
         self._thread: typing.Optional[threading.Thread] = None
@@ -164,4 +191,6 @@ class Emulator(object):
             self._thread.join(10)
             self._thread = None
         self.server.server_close()
+        if self.saver is not None:
+            self.saver()
         self.cluster.close()

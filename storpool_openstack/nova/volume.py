@@ -16,7 +16,7 @@
 Nova finds it through the ``storpool`` entry of ``VOLUME_DRIVERS`` in
 ``nova/virt/libvirt/driver.py``, which ``add-storpool-nova-driver`` points
 here. The work is done by `storpool_openstack.brick.connector`, configured
-from the ``[storpool]`` group of nova.conf.
+from the ``[storpool_connector]`` group of nova.conf.
 
 Only long-standing Nova names are used (``LibvirtVolumeDriver``,
 ``nova.utils.get_root_helper``), and the public methods have the

@@ -133,26 +133,47 @@ def read_entries(path: str, lock_timeout: float = LOCK_TIMEOUT) -> dict:
     return attach_state.AttachState(path, lock_timeout=lock_timeout).entries()
 
 
-def format_table(rows: list[Row], heading: str) -> list[str]:
-    """A fixed-width table for the terminal."""
+# What is left to do by hand for a row that a sync could not fix.
+_BY_HAND = {
+    UNRECORDED: 'attached here with no user recorded; sync leaves it '
+                'alone: detach it by hand if nothing on this host uses it',
+    NOT_ATTACHED: 'StorPool did not attach it; see the FAILED line above '
+                  'and the StorPool cluster\'s state',
+    READ_ONLY: 'StorPool kept it read-only; see the FAILED line above',
+    GONE: 'deleted from StorPool while the sync ran; sync again',
+}
+
+
+def format_table(rows: list[Row], heading: str,
+                 after_sync: bool = False) -> list[str]:
+    """A fixed-width table for the terminal, and the verdict.
+
+    After a sync the verdict is final: consistent, or what is left and
+    why a sync did not fix it (never "run --sync" again).
+    """
     lines = [heading]
+    bad = [row for row in rows if not row.consistent]
     if not rows:
         lines.append('no StorPool volumes recorded or attached on this host')
-        return lines
-    header = ('VOLUME', 'USERS', 'WANTED', 'IN STORPOOL', 'STATE')
-    table = [header] + [
-        (row.volume + (' (snapshot)' if row.snapshot else ''),
-         ', '.join(row.users) or '-', row.wanted or '-',
-         f'attached {row.attached}' if row.attached else 'no', row.state)
-        for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for item in table:
-        lines.append('  '.join(cell.ljust(widths[i])
-                               for i, cell in enumerate(item)).rstrip())
-    bad = sum(1 for row in rows if not row.consistent)
-    lines.append(f'{len(rows)} volume(s), {bad} inconsistent' +
-                 ('; run "storpool-openstack attachments --sync"'
-                  if bad else ''))
+    else:
+        lines += output.table(
+            ('VOLUME', 'USERS', 'WANTED', 'IN STORPOOL', 'STATE'),
+            [(row.volume + (' (snapshot)' if row.snapshot else ''),
+              ', '.join(row.users) or '-', row.wanted or '-',
+              f'attached {row.attached}' if row.attached else 'no',
+              row.state) for row in rows])
+        lines.append(f'{len(rows)} volume(s), {len(bad)} inconsistent' +
+                     ('; run "storpool-openstack attachments --sync"'
+                      if bad and not after_sync else ''))
+    if after_sync:
+        if not bad:
+            lines.append('verdict: consistent: this host\'s attach-state '
+                         'file and StorPool agree')
+        else:
+            lines.append(f'verdict: NOT consistent: {len(bad)} volume(s) '
+                         f'left after the sync:')
+            for row in bad:
+                lines.append(f'  {row.volume}: {_BY_HAND[row.state]}')
     return lines
 
 

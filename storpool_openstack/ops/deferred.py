@@ -31,6 +31,7 @@ from storpool_openstack.cinder import deferred
 from storpool_openstack.common import exception
 from storpool_openstack.ops import client
 from storpool_openstack.ops import image_cache
+from storpool_openstack.ops import output
 
 LOG = logging.getLogger(__name__)
 
@@ -156,8 +157,13 @@ class DeferredView:
         self.cfg, self.api = client.connect(**storpool)
         self.prefix = self.cfg.volume_prefix
 
-    def describe(self) -> str:
-        if self.hours.value is None:
+    def describe(self, rows: list[Row] | None = None) -> str:
+        if self.hours.value is None and rows and \
+                all(row.expires_at is not None for row in rows):
+            # Each snapshot carries its own keep-until time: the table
+            # shows when each goes, whatever cinder.conf says.
+            kept = 'each kept until the time its deletion recorded'
+        elif self.hours.value is None:
             kept = f'retention {self.hours.source}'
         elif self.hours.value == 0:
             kept = f'deferred deletion off ({self.hours.source})'
@@ -203,14 +209,10 @@ def format_table(rows: list[Row], heading: str, hours: int | None,
         lines.append('no volumes kept by deferred deletion')
         return lines
     header = ('VOLUME', 'SIZE', 'DELETED', 'DELETED FOR GOOD', 'SNAPSHOT')
-    table = [header] + [
+    lines += output.table(header, [
         (row.volume_id, image_cache.human_size(row.size),
          image_cache.utc(row.deleted_at), when(row, hours, now), row.name)
-        for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for item in table:
-        lines.append('  '.join(cell.ljust(widths[i])
-                               for i, cell in enumerate(item)).rstrip())
+        for row in rows])
     total = sum(row.size for row in rows if isinstance(row.size, int))
     summary = (f'{len(rows)} volume(s), {image_cache.human_size(total)}')
     due = sum(1 for row in rows if row.due(now))
@@ -222,7 +224,7 @@ def format_table(rows: list[Row], heading: str, hours: int | None,
         summary += ('; with deferred deletion off nothing deletes them: '
                     'delete the snapshots by hand when they are not '
                     'needed')
-    elif hours is None:
+    elif hours is None and any(row.expires_at is None for row in rows):
         summary += '; pass --hours N or --cinder-conf to see when they go'
     lines.append(summary)
     lines.append('to get a volume back, create a StorPool volume from its '

@@ -16,9 +16,11 @@
 Each check returns pass / fail / skip with a message and, when it fails,
 the fix.  Checks that need an earlier one (the API needs the config) are
 skipped when it failed, so the first failure is the one to fix first.
-The StorPool config is read from the files only (no environment), as the
-services read it; the API token is handed to the caller's scrubber and
-never put in a message.
+The StorPool config is read as the services read it (the files, then the
+SP_* environment variables, then each Cinder backend's own storpool_api_*
+options for that backend); the API token is handed to the caller's
+scrubber and never put in a message.  The API client fails fast (no
+retries, a short timeout) and `progress` says what is being waited for.
 """
 
 import configparser
@@ -27,11 +29,13 @@ import grp
 import importlib.util
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
 from typing import Callable
+import warnings
 
 from oslo_log import log as logging
 
@@ -39,6 +43,8 @@ from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception
 from storpool_openstack.ops import attachments
+from storpool_openstack.ops import client
+from storpool_openstack.ops import samples
 from storpool_openstack.ops import setup_host
 
 LOG = logging.getLogger(__name__)
@@ -50,6 +56,10 @@ SKIP = 'skip'
 OUR_DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 INTREE_DRIVER = 'cinder.volume.drivers.storpool.StorPoolDriver'
 NOVA_CHECK_TIMEOUT = 120
+# brick.options.connector_opts (not imported: that needs os-brick).
+CONNECTOR_OPTIONS = frozenset((
+    'config_file', 'attach_state_file', 'device_timeout', 'dev_root',
+    'detach_busy_retries', 'api_timeout', 'api_retries'))
 
 
 @dataclasses.dataclass
@@ -62,7 +72,7 @@ class DoctorOptions:
     nova_driver_file: str | None = None
     cinder_conf: str | None = '/etc/cinder/cinder.conf'
     templates: tuple[str, ...] = ()
-    api_timeout: float = 30.0
+    api_timeout: float = 5.0
     group: str = setup_host.GROUP
     python: str = sys.executable
 
@@ -120,6 +130,7 @@ def _conf_files(opts: DoctorOptions) -> tuple[str, list[str]]:
 class _Backend:
     section: str
     options: dict[str, str]
+    valid: bool = True
 
     def get(self, key: str) -> str | None:
         value = self.options.get(key)
@@ -130,20 +141,26 @@ class Doctor:
     """Runs the checks in order; see the module docstring."""
 
     def __init__(self, opts: DoctorOptions,
-                 secret_sink: Callable[[str], None] = lambda _s: None):
+                 secret_sink: Callable[[str], None] = lambda _s: None,
+                 progress: Callable[[str], None] = lambda _s: None,
+                 on_check: Callable[[Check], None] = lambda _c: None):
         self.opts = opts
         self.secret_sink = secret_sink
+        self.progress = progress
+        self.on_check = on_check
         self.cfg: sp_config.StorPoolConfig | None = None
         self.our_id: int | None = None
         self.api: sp_api.StorPoolAPI | None = None
         self.api_ok = False
         self.backends: list[_Backend] = []
+        # Backend section -> the template names of that backend's cluster.
+        self.backend_templates: dict[str, set[str]] = {}
         self.checks: list[Check] = []
 
     def run(self) -> Report:
         for func in (self.check_config, self.check_our_id, self.check_api,
                      self.check_client, self.check_cinder_conf,
-                     self.check_templates,
+                     self.check_backend_apis, self.check_templates,
                      self.check_attach_file, self.check_attach_sync,
                      self.check_devices, self.check_qemu_img,
                      self.check_nova):
@@ -157,6 +174,7 @@ class Doctor:
                               f'{type(exc).__name__}: {exc}',
                               'rerun with --debug and report it')
             self.checks.append(check)
+            self.on_check(check)
         return Report(self.checks)
 
     # StorPool config and API
@@ -184,16 +202,19 @@ class Doctor:
         try:
             self.cfg = sp_config.load(
                 self.opts.section, config_file=main,
-                config_dir=self.opts.config_dir or main + '.d',
-                use_env=False)
+                config_dir=self.opts.config_dir or main + '.d')
         except exception.ConfigError as exc:
             return Check('config', title, FAIL, str(exc),
                          _config_fix(exc.key, main))
         self.secret_sink(self.cfg.auth_token)
+        from_env = [key for key, where in self.cfg.origins
+                    if where == sp_config.ENVIRONMENT]
+        env = (f'; {", ".join(from_env)} from the environment, as the '
+               f'services take it' if from_env else '')
         return Check('config', title, PASS,
                      f'read {", ".join(self.cfg.files) or main}: API at '
                      f'{self.cfg.api_host}:{self.cfg.api_port}, volume '
-                     f'prefix "{self.cfg.volume_prefix}"')
+                     f'prefix "{self.cfg.volume_prefix}"{env}')
 
     def check_our_id(self) -> Check:
         title = 'SP_OURID for this host'
@@ -202,46 +223,64 @@ class Doctor:
         try:
             self.our_id = self.cfg.our_id
         except exception.ConfigError as exc:
+            main = next((f for f in self.cfg.files if os.path.isfile(f)),
+                        _conf_files(self.opts)[0])
             return Check('our-id', title, FAIL, str(exc),
                          f'set SP_OURID to this host\'s StorPool client id '
-                         f'in the [{self.cfg.section}] section of '
-                         f'{self.cfg.files[0] if self.cfg.files else "/etc/storpool.conf"}'  # noqa: E501
-                         f' (the StorPool client installer writes it)')
+                         f'at the top of {main} (or in its '
+                         f'[{self.cfg.section}] section); the StorPool '
+                         f'client installer writes it')
         return Check('our-id', title, PASS,
                      f'client id {self.our_id} (section '
                      f'[{self.cfg.section}])')
 
     def _make_api(self, cfg: sp_config.StorPoolConfig) -> sp_api.StorPoolAPI:
+        # Fail fast: no retries (a client's default retries take 31 s).
         return sp_api.from_config(cfg, timeout=self.opts.api_timeout,
                                   retries=0, retry_delay=0)
+
+    def _try_api(self, cfg: sp_config.StorPoolConfig, who: str
+                 ) -> tuple[list[dict] | None, str, str]:
+        """(templates, '', '') or (None, message, fix) for `cfg`'s API."""
+        self.progress(f'{who}: asking the StorPool API at {cfg.endpoint} '
+                      f'(timeout {self.opts.api_timeout:g} s, no '
+                      f'retries)...')
+        api = self._make_api(cfg)
+        try:
+            return api.templates_list(), '', ''
+        except exception.APIConnectionError as exc:
+            reason = exc.reason
+            if 'timed out' in reason.lower():
+                reason = (f'no answer within {self.opts.api_timeout:g} s '
+                          f'(--api-timeout)')
+            return (None,
+                    f'cannot reach the StorPool API at {cfg.endpoint}: '
+                    f'{reason}',
+                    f'check {cfg.origin(sp_config.HOST)} and '
+                    f'{cfg.origin(sp_config.PORT)}, that storpool_mgmt '
+                    f'runs, and that no firewall blocks the port')
+        except exception.APIError as exc:
+            if client.is_auth_error(exc):
+                return (None,
+                        f'the StorPool API at {cfg.endpoint} refused the '
+                        f'token ({exc.name}: {exc.desc})',
+                        f'{cfg.origin(sp_config.TOKEN)} is not this '
+                        f'cluster\'s token: copy SP_AUTH_TOKEN from '
+                        f'/etc/storpool.conf of a StorPool node')
+            return (None,
+                    f'the StorPool API at {cfg.endpoint} answered with an '
+                    f'error: {exc}',
+                    'check the StorPool cluster\'s health ("storpool '
+                    'service list")')
 
     def check_api(self) -> Check:
         title = 'StorPool API'
         if self.cfg is None:
             return Check('api', title, SKIP, 'needs the StorPool config')
         self.api = self._make_api(self.cfg)
-        try:
-            templates = self.api.templates_list()
-        except exception.APIConnectionError as exc:
-            return Check('api', title, FAIL,
-                         f'cannot reach the StorPool API at '
-                         f'{self.cfg.endpoint}: {exc.reason}',
-                         f'check SP_API_HTTP_HOST and SP_API_HTTP_PORT in '
-                         f'{_files(self.cfg)}, that storpool_mgmt runs, and '
-                         f'that no firewall blocks the port')
-        except exception.APIError as exc:
-            if _is_auth_error(exc):
-                return Check('api', title, FAIL,
-                             f'the StorPool API at {self.cfg.endpoint} '
-                             f'refused the token ({exc.name}: {exc.desc})',
-                             f'SP_AUTH_TOKEN in {_files(self.cfg)} is not '
-                             f'this cluster\'s: copy it from '
-                             f'/etc/storpool.conf of a StorPool node')
-            return Check('api', title, FAIL,
-                         f'the StorPool API at {self.cfg.endpoint} '
-                         f'answered with an error: {exc}',
-                         'check the StorPool cluster\'s health '
-                         '("storpool service list")')
+        templates, message, fix = self._try_api(self.cfg, 'this host')
+        if templates is None:
+            return Check('api', title, FAIL, message, fix)
         self.api_ok = True
         return Check('api', title, PASS,
                      f'{self.cfg.endpoint} answers and accepts the token '
@@ -325,10 +364,20 @@ class Doctor:
                                          parser.items(section)})
             self.backends.append(backend)
             bad = _validate_backend(path, section, backend)
+            misplaced = sorted(set(parser.options(section)) &
+                               CONNECTOR_OPTIONS)
+            if misplaced:
+                problems.append(f'[{section}] has os-brick connector '
+                                f'option(s) {", ".join(misplaced)}')
+                fixes.append(f'move {", ".join(misplaced)} from '
+                             f'[{section}] to [storpool_connector] (a '
+                             f'backend section takes only storpool_* '
+                             f'options)')
             problems += bad
             if bad:
+                backend.valid = False
                 fixes.append(f'correct the options of [{section}] (see '
-                             f'etc/storpool-openstack.conf.sample)')
+                             f'{samples.describe("cinder")})')
         for section in enabled:
             if not parser.has_section(section):
                 problems.append(f'enabled_backends lists {section}, but '
@@ -346,8 +395,80 @@ class Doctor:
                      f'{path}: backend(s) {", ".join(ours)} use '
                      f'StorPoolDriver with valid options')
 
+    def _backend_config(self, backend: _Backend
+                        ) -> sp_config.StorPoolConfig:
+        """The backend's StorPool config, exactly as its driver reads it."""
+        path = backend.get('storpool_config_file') or \
+            _conf_files(self.opts)[0]
+        conf_d = (self.opts.config_dir
+                  if path == _conf_files(self.opts)[0] and
+                  self.opts.config_dir else path + '.d')
+        where = f'[{backend.section}] of {self.opts.cinder_conf}'
+        overrides, origins = {}, {}
+        for key, option in ((sp_config.HOST, 'storpool_api_host'),
+                            (sp_config.PORT, 'storpool_api_port'),
+                            (sp_config.TOKEN, 'storpool_api_token')):
+            overrides[key] = backend.get(option)
+            origins[key] = f'{option} in {where}'
+        return sp_config.load(self.opts.section, overrides=overrides,
+                              config_file=path, config_dir=conf_d,
+                              override_source=origins)
+
+    def check_backend_apis(self) -> Check:
+        title = 'StorPool API of each cinder.conf backend'
+        if not self.backends:
+            return Check('backend-api', title, SKIP,
+                         'no StorPool backend in cinder.conf')
+        problems, fixes, fine = [], [], []
+        tried = 0
+        for backend in self.backends:
+            name = f'[{backend.section}]'
+            if not backend.valid:
+                fine.append(f'{name} not tried: its options are invalid '
+                            f'(see above)')
+                continue
+            try:
+                cfg_ = self._backend_config(backend)
+            except exception.ConfigError as exc:
+                problems.append(f'{name}: {exc}')
+                fixes.append(f'correct storpool_config_file / '
+                             f'storpool_api_* in {name} of '
+                             f'{self.opts.cinder_conf}')
+                continue
+            self.secret_sink(cfg_.auth_token)
+            if self.cfg is not None and \
+                    cfg_.endpoint == self.cfg.endpoint and \
+                    cfg_.auth_token == self.cfg.auth_token:
+                # Asked once already, by the StorPool API check.
+                if self.api_ok:
+                    fine.append(f'{name} uses this host\'s API and token')
+                    tried += 1
+                else:
+                    fine.append(f'{name} not tried: it uses this host\'s '
+                                f'API and token (see the StorPool API '
+                                f'check)')
+                continue
+            tried += 1
+            templates, message, fix = self._try_api(cfg_, name)
+            if templates is None:
+                problems.append(f'{name}: {message}')
+                fixes.append(fix)
+                continue
+            self.backend_templates[backend.section] = {
+                t['name'] for t in templates}
+            fine.append(f'{name}: {cfg_.endpoint} answers and accepts its '
+                        f'token')
+        if problems:
+            return Check('backend-api', title, FAIL,
+                         '; '.join(problems) + ' (cinder-volume will fail '
+                         'to start this backend)',
+                         '; '.join(dict.fromkeys(fixes)))
+        return Check('backend-api', title, PASS if tried else SKIP,
+                     '; '.join(fine))
+
     def check_templates(self) -> Check:
         title = 'StorPool templates'
+        # Template -> where it is wanted; the cluster to look in per source.
         wanted: dict[str, list[str]] = {}
         for name in self.opts.templates:
             wanted.setdefault(name, []).append('--template')
@@ -363,10 +484,16 @@ class Doctor:
             return Check('templates', title, SKIP,
                          'needs a working StorPool API')
         existing = {t['name'] for t in self.api.templates_list()}
-        missing = sorted(set(wanted) - existing)
+        missing: dict[str, list[str]] = {}
+        for name, sources in wanted.items():
+            for source in sources:
+                have = self.backend_templates.get(source.strip('[]'),
+                                                  existing)
+                if name not in have:
+                    missing.setdefault(name, []).append(source)
         if missing:
-            where = '; '.join(f'{name} (from {", ".join(wanted[name])})'
-                              for name in missing)
+            where = '; '.join(f'{name} (from {", ".join(missing[name])})'
+                              for name in sorted(missing))
             return Check('templates', title, FAIL,
                          f'template(s) not found in StorPool: {where}; '
                          f'StorPool has: '
@@ -566,10 +693,6 @@ def _config_fix(key: str | None, main: str) -> str:
     }.get(key or '', f'correct {main}')
 
 
-def _is_auth_error(exc: exception.APIError) -> bool:
-    return 'auth' in (exc.name or '').lower() or exc.status in (401, 403)
-
-
 def _owner(st: os.stat_result) -> str:
     try:
         import pwd
@@ -587,7 +710,12 @@ def _validate_backend(path: str, section: str,
                       backend: _Backend) -> list[str]:
     """Problems with a backend's storpool_* options, by oslo.config."""
     try:
-        from storpool_openstack.cinder import options
+        with warnings.catch_warnings():
+            # Importing Cinder imports eventlet, which warns on import (9
+            # lines on every doctor run); only that warning is silenced.
+            warnings.filterwarnings('ignore',
+                                    message=r'\s*Eventlet is deprecated')
+            from storpool_openstack.cinder import options
     except ImportError:
         return []
     from oslo_config import cfg
@@ -606,7 +734,7 @@ def _validate_backend(path: str, section: str,
         conf(args=[], default_config_files=[path], project='cinder',
              use_env=False)
     except cfg.Error as exc:
-        return problems + [f'{exc}']
+        return problems + [_short_error(exc)]
     group = getattr(conf, section)
     for name in sorted(known):
         try:
@@ -618,5 +746,12 @@ def _validate_backend(path: str, section: str,
 
 
 def _short_error(exc: Exception) -> str:
-    text = str(exc)
-    return text.split('\n')[0]
+    """The first line, with oslo.config's LocationInfo(...) made plain."""
+    text = str(exc).split('\n')[0]
+    return _LOCATION.sub(lambda m: f'in {m.group(1)}', text)
+
+
+# oslo.config says "from LocationInfo(location=<Locations.user: (4,
+# True)>, detail='/etc/cinder/cinder.conf')" in its value errors.
+_LOCATION = re.compile(r"from LocationInfo\(location=<[^>]*>, "
+                       r"detail='([^']*)'\)")

@@ -28,6 +28,7 @@ from oslo_log import log as logging
 from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.ops import client
+from storpool_openstack.ops import output
 
 LOG = logging.getLogger(__name__)
 
@@ -179,14 +180,10 @@ def format_table(entries: list[Entry], heading: str) -> list[str]:
         lines.append('the image cache is empty')
         return lines
     header = ('IMAGE', 'SNAPSHOT', 'SIZE', 'LAST USED', 'HASH', 'VOLUMES')
-    table = [header] + [
+    lines += output.table(header, [
         (e.image_id, e.name, human_size(e.size), utc(e.last_used), e.hash,
          '-' if e.volumes is None else str(e.volumes))
-        for e in entries]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for item in table:
-        lines.append('  '.join(cell.ljust(widths[i])
-                               for i, cell in enumerate(item)).rstrip())
+        for e in entries])
     total = sum(e.size for e in entries if isinstance(e.size, int))
     used = sum(1 for e in entries if e.volumes)
     lines.append(f'{len(entries)} cache entr'

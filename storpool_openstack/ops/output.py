@@ -19,7 +19,7 @@ API token) from everything it prints, so no code path can leak them.
 
 import sys
 import time
-from typing import TextIO
+from typing import Sequence, TextIO
 
 MASK = '***'
 
@@ -88,3 +88,19 @@ class Progress:
             self.console.print(f'[{self.done}/{self.total}] {self.what}'
                                f'{suffix} ({now - self._start:.1f} s)',
                                err=self.err)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]],
+          right: Sequence[int] = ()) -> list[str]:
+    """Aligned columns, two spaces apart; columns in `right` right-aligned.
+
+    Every subcommand's table goes through here, so they all look alike.
+    """
+    cells = [list(header)] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        lines.append('  '.join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)).rstrip())
+    return lines

@@ -60,6 +60,8 @@ class Step:
 
     description: str
     action: Callable[[], None] = dataclasses.field(repr=False)
+    # A group change reaches a running service only when it restarts.
+    needs_restart: bool = False
 
 
 @dataclasses.dataclass
@@ -98,6 +100,9 @@ class _Accounts:
             raise SetupError(
                 f'{path} does not exist: --root must point at a system '
                 f'tree with etc/group and etc/passwd') from None
+        except OSError as exc:
+            raise SetupError(f'cannot read {path}: {exc.strerror}; run '
+                             f'setup-host as root') from None
 
     def group(self, name: str) -> _Group | None:
         if not self.prefixed:
@@ -148,6 +153,13 @@ def _run(cmd: list[str]) -> None:
                          f'{res.returncode}): {res.stdout.strip()}')
 
 
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f'uid {os.geteuid()}'
+
+
 class HostSetup:
     """Plan and apply the host's StorPool-for-OpenStack prerequisites."""
 
@@ -187,7 +199,8 @@ class HostSetup:
             steps.append(Step(
                 f'create the system group {self.group}',
                 lambda: _run(self.accounts.tool(
-                    'groupadd', '--system', self.group))))
+                    'groupadd', '--system', self.group)),
+                needs_restart=True))
             members: tuple[str, ...] = ()
             gid = None
         else:
@@ -205,7 +218,7 @@ class HostSetup:
                     f'add user {name} to the group {self.group}',
                     lambda name=name: _run(self.accounts.tool(
                         'usermod', '--append', '--groups', self.group,
-                        name))))
+                        name)), needs_restart=True))
         steps += self._plan_path(self.dir_path, DIR_MODE, gid, is_dir=True)
         steps += self._plan_path(self.file_path, FILE_MODE, gid,
                                  is_dir=False)
@@ -289,11 +302,23 @@ class HostSetup:
 
     def apply(self, plan: Plan,
               report: Callable[[str], None] = lambda _line: None) -> None:
-        """Run the steps in order; stop at the first failure."""
-        if not self.accounts.prefixed and os.geteuid() != 0 and plan.steps:
-            raise SetupError('setup-host changes system groups and '
-                             'directories: run it as root (or see what it '
-                             'would do with --dry-run)')
+        """Run the steps in order; stop at the first failure.
+
+        Every step needs root (groupadd, files owned by root), with a
+        root prefix too: refuse before the first step, so that nothing
+        is left half done.
+        """
+        if os.geteuid() != 0 and plan.steps:
+            where = ('' if not self.accounts.prefixed else
+                     f' inside {self.root} (its etc/group and files owned '
+                     f'by root)')
+            raise SetupError(
+                f'setup-host must run as root: it changes groups and '
+                f'creates root-owned files{where}, and this is user '
+                f'{_user_name()}; nothing was changed. Run it as root '
+                f'(e.g. "sudo storpool-openstack setup-host'
+                f'{" --root " + self.root if self.accounts.prefixed else ""}'
+                f'"), or see what it would do with --dry-run')
         for step in plan.steps:
             LOG.debug('setup-host: %s', step.description)
             step.action()

@@ -120,6 +120,7 @@ class _Server(object):
         objects.register_all()
         self.conf.set_override('virt_type', virt_type, group='libvirt')
         self.conf.set_override('connection_uri', uri, group='libvirt')
+        from storpool_openstack.brick import options as sp_options
         from storpool_openstack.nova import volume as sp_volume
         for key, value in (('config_file', config_file),
                            ('dev_root', dev_root),
@@ -127,7 +128,7 @@ class _Server(object):
                            ('device_timeout', device_timeout),
                            ('api_retries', api_retries),
                            ('detach_busy_retries', detach_busy_retries)):
-            self.conf.set_override(key, value, group='storpool')
+            self.conf.set_override(key, value, group=sp_options.GROUP)
         self.objects = objects
         self.host = host.Host(uri)
         self.driver = sp_volume.LibvirtStorPoolVolumeDriver(self.host)

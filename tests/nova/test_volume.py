@@ -14,9 +14,9 @@
 """LibvirtStorPoolVolumeDriver on Nova's own libvirt volume test base.
 
 The connector underneath is the real one, configured through nova.conf's
-[storpool] group, against the StorPool emulator (in a subprocess: Nova's
-tests run eventlet-monkey-patched) with real block devices where the host
-allows. The generated disk XML is also defined in libvirt's test driver
+[storpool_connector] group, against the StorPool emulator (in a subprocess:
+Nova's tests run eventlet-monkey-patched) with real block devices where the
+host allows. The generated disk XML is also defined in libvirt's test driver
 when libvirt-python is installed.
 """
 
@@ -52,7 +52,7 @@ def _connection_info(volume=VOL, mode='rw', **more):
 
 
 class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
-    """An emulator, nova.conf [storpool] pointing at it, two instances."""
+    """An emulator, nova.conf [storpool_connector] there, two instances."""
 
     def setUp(self):
         # Before Nova's set-up: its cleanups (e.g. the one that forbids
@@ -60,7 +60,8 @@ class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
         # own cleanup, that it left no loop device behind.
         self.sp = self.useFixture(brick_base.StorPoolConnectorFixture())
         super().setUp()
-        self.flags(group='storpool', config_file=self.sp.emu.conf_path,
+        self.flags(group='storpool_connector',
+                   config_file=self.sp.emu.conf_path,
                    dev_root=self.sp.emu.dev_dir,
                    attach_state_file=self.sp.state_file,
                    device_timeout=5, detach_busy_retries=2, api_retries=0)
@@ -248,7 +249,7 @@ class TestAttach(StorPoolNovaTestCase):
         self.assertEqual({}, self.sp.attachments())
 
     def test_misconfigured_host_fails_at_attach_not_at_load(self):
-        self.flags(group='storpool', config_file=os.path.join(
+        self.flags(group='storpool_connector', config_file=os.path.join(
             self.sp.state_dir, 'missing.conf'))
         self.useFixture(brick_base.fixtures.EnvironmentVariable(
             'SP_AUTH_TOKEN'))

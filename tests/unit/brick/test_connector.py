@@ -401,7 +401,7 @@ class TestUsers(ConnectorTestCase):
         # API call itself; AttachDB's fixed 10 s does not.
         slow = self.sp.make_connector(device_timeout=30)
         self.assertGreaterEqual(slow._state.lock_timeout,
-                                30 + cfg.CONF.storpool.api_timeout)
+                                30 + cfg.CONF.storpool_connector.api_timeout)
 
         other = self.sp.create_volume('c0ffee00-3e8c-4a61-9d7f-4c4f29c2a1aa')
         self.sp.emu.control.add_latency(0.5, 'VolumesReassignWait')
@@ -682,7 +682,7 @@ class TestConfiguration(test_base.BaseTestCase):
         options.register_opts(cfg.CONF)
 
     def test_options_from_the_config_file(self):
-        self.conf.config(group='storpool',
+        self.conf.config(group='storpool_connector',
                          config_file=self.sp.emu.conf_path,
                          dev_root=self.sp.emu.dev_dir,
                          attach_state_file=self.sp.state_file,
@@ -701,7 +701,7 @@ class TestConfiguration(test_base.BaseTestCase):
         conn.disconnect_volume({'volume': 'cfg'}, info)
 
     def test_connector_properties(self):
-        self.conf.config(group='storpool',
+        self.conf.config(group='storpool_connector',
                          config_file=self.sp.emu.conf_path)
 
         props = connector.StorPoolConnector.get_connector_properties(
@@ -731,7 +731,7 @@ class TestConfiguration(test_base.BaseTestCase):
         # The issue's case: config_file says client 1 and the emulator's
         # port, /etc/storpool.conf.d says client 7 and another port.
         self._default_conf_d(7, 1)
-        self.conf.config(group='storpool',
+        self.conf.config(group=options.GROUP,
                          config_file=self.sp.emu.conf_path,
                          dev_root=self.sp.emu.dev_dir,
                          attach_state_file=self.sp.state_file,
@@ -756,7 +756,7 @@ class TestConfiguration(test_base.BaseTestCase):
         os.makedirs(own_d)
         with open(os.path.join(own_d, 'host.conf'), 'w') as fobj:
             fobj.write('SP_OURID=3\n')
-        self.conf.config(group='storpool',
+        self.conf.config(group=options.GROUP,
                          config_file=self.sp.emu.conf_path,
                          attach_state_file=self.sp.state_file)
 
@@ -785,7 +785,7 @@ class TestConfiguration(test_base.BaseTestCase):
 
     def test_connector_properties_without_storpool(self):
         missing = os.path.join(self.sp.state_dir, 'missing.conf')
-        self.conf.config(group='storpool', config_file=missing)
+        self.conf.config(group='storpool_connector', config_file=missing)
         self.useFixture(base.fixtures.EnvironmentVariable('SP_AUTH_TOKEN'))
 
         props = connector.StorPoolConnector.get_connector_properties(
@@ -795,9 +795,39 @@ class TestConfiguration(test_base.BaseTestCase):
 
     def test_list_opts(self):
         (group, opts), = options.list_opts()
-        self.assertEqual('storpool', group)
+        self.assertEqual('storpool_connector', group)
         self.assertEqual(
             ['config_file', 'attach_state_file', 'device_timeout',
              'dev_root', 'detach_busy_retries', 'api_timeout',
              'api_retries'], [o.name for o in opts])
         self.assertTrue(all(o.help for o in opts))
+        self.assertTrue(all(o.deprecated_opts[0].group == 'storpool'
+                            for o in opts))
+
+    def _conf_from_file(self, text: str) -> cfg.ConfigOpts:
+        path = os.path.join(self.sp.state_dir, 'service.conf')
+        with open(path, 'w') as fobj:
+            fobj.write(text)
+        conf = cfg.ConfigOpts()
+        options.register_opts(conf)
+        conf(args=[], default_config_files=[path], use_env=False)
+        return conf
+
+    def test_own_group_in_a_file(self):
+        """[storpool_connector] is the connector's, never a backend's."""
+        conf = self._conf_from_file(
+            f'[storpool]\nstorpool_api_timeout = 300\n'
+            f'[storpool_connector]\nconfig_file = {self.sp.emu.conf_path}\n'
+            f'api_timeout = 7\n')
+        self.assertEqual(7, conf.storpool_connector.api_timeout)
+        conn = connector.StorPoolConnector(None, conf=conf)
+        self.assertEqual(1, conn.our_id)
+
+    def test_old_storpool_group_still_read(self):
+        """nova.conf files written for earlier releases keep working."""
+        conf = self._conf_from_file(
+            f'[storpool]\nconfig_file = {self.sp.emu.conf_path}\n'
+            f'api_timeout = 9\n')
+        self.assertEqual(9, conf.storpool_connector.api_timeout)
+        conn = connector.StorPoolConnector(None, conf=conf)
+        self.assertEqual(1, conn.our_id)

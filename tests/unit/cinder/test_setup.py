@@ -315,3 +315,46 @@ class TwoClustersTestCase(base.DriverTestCase):
                  timestamp=timeutils.utcnow()))
         self.assertEqual(5.0, state.provisioned_capacity_gb)
         drv_b._api.volume_delete('not-openstack')
+
+
+class TemplateCheckTestCase(base.DriverTestCase):
+    """A misspelt template is found at start-up, not at the first create."""
+
+    def templates(self) -> str:
+        return ', '.join(sorted(t['name'] for t in
+                                self.state()['templates'].values()))
+
+    def test_default_template_missing_stops_the_backend(self):
+        drv = self.make_driver(storpool_template='hybird')
+        exc = self.assertRaises(exception.VolumeDriverException,
+                                drv.check_for_setup_error)
+        self.assertIn('storpool_template=hybird in [storpool] is not a '
+                      'StorPool template; StorPool has: ' +
+                      self.templates(), str(exc))
+
+    def test_default_template_present(self):
+        name = sorted(self.state()['templates'])[0]
+        self.make_driver(storpool_template=name).check_for_setup_error()
+        self.assertEqual(['VolumeTemplatesList'], self.queries())
+
+    def test_volume_types_with_missing_templates_are_logged(self):
+        logs = self.useFixture(fixtures.FakeLogger(level=logging.WARNING))
+        name = sorted(self.state()['templates'])[0]
+        self.vtype('fine', {'storpool_template': name,
+                            'volume_backend_name': 'storpool'})
+        self.vtype('typo', {'storpool_template': 'sdd',
+                            'volume_backend_name': 'storpool'})
+        self.vtype('untargeted', {'storpool_template': 'gold'})
+        self.vtype('other-backend', {'storpool_template': 'x',
+                                     'volume_backend_name': 'lvm'})
+        self.driver.check_for_setup_error()  # starts: only a warning
+        self.assertIn('volume type typo asks for StorPool template sdd, '
+                      'which does not exist (StorPool has: ' +
+                      self.templates() + ')', logs.output)
+        self.assertIn('volume type untargeted asks for StorPool template '
+                      'gold', logs.output)
+        self.assertNotIn('other-backend', logs.output)
+        self.assertNotIn('volume type fine', logs.output)
+        stats = self.driver.get_volume_stats(refresh=True)
+        self.assertEqual(['gold', 'sdd'],
+                         stats['pools'][0]['storpool_missing_templates'])

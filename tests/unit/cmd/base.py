@@ -49,6 +49,9 @@ class CLITestCase(testtools.TestCase):
         self.secrets: list[str] = []
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.addCleanup(self._assert_no_secret_printed)
+        # The CLI reads these as the services do; a test sets them itself.
+        for var in ('SP_AUTH_TOKEN', 'SP_API_HTTP_HOST', 'SP_API_HTTP_PORT'):
+            self.useFixture(fixtures.EnvironmentVariable(var))
 
     def _assert_no_secret_printed(self):
         for secret in self.secrets:

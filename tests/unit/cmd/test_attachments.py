@@ -120,7 +120,9 @@ class TestAttachments(base.CLITestCase):
                          entry('r3', 'os--volume-gone'))
         self.emu.control.clear_calls()
         res = self.attachments('--sync')
-        self.assertEqual(0, res.code, res)
+        # os--volume-c is left attached with no user: not consistent, so
+        # the exit code says so and the verdict names what is left.
+        self.assertEqual(1, res.code, res)
         self.assertIn('sync: 2 attached, 0 already fine, 1 entries of 1 '
                       'vanished volume(s) dropped, 1 attached without a '
                       'recorded user (left alone), 0 failed', res.out)
@@ -131,9 +133,41 @@ class TestAttachments(base.CLITestCase):
                           'os--volume-c': (1, 'rw')}, self.attached())
         with open(self.state) as fobj:
             self.assertEqual(['r1', 'r2'], sorted(json.load(fobj)))
-        self.assertIn('3 volume(s), 1 inconsistent', res.out)
+        self.assertIn('3 volume(s), 1 inconsistent\n', res.out)
+        # Never "run --sync" at the end of a sync.
+        self.assertNotIn('run "storpool-openstack attachments --sync"',
+                         res.out)
+        self.assertEqual(
+            ['verdict: NOT consistent: 1 volume(s) left after the sync:',
+             '  os--volume-c: attached here with no user recorded; sync '
+             'leaves it alone: detach it by hand if nothing on this host '
+             'uses it'], res.out.splitlines()[-2:])
         self.assertEqual(2, self.emu.control.queries().count(
             'VolumesReassignWait'))
+
+    def test_sync_to_consistent(self):
+        self.create('os--volume-a', 'os--volume-b')
+        self.api.volumes_reassign([{'volume': 'os--volume-b', 'ro': [1]}])
+        self.set_entries(entry('r1', 'os--volume-a'),
+                         entry('r2', 'os--volume-b'))
+        res = self.attachments('--sync')
+        self.assertEqual(0, res.code, res)
+        self.assertEqual('verdict: consistent: this host\'s attach-state '
+                         'file and StorPool agree',
+                         res.out.splitlines()[-1])
+        self.assertNotIn('--sync"', res.out)
+        # --json carries the same verdict in the exit code.
+        self.api.volumes_reassign([{'volume': 'os--volume-b',
+                                    'detach': [1]}])
+        self.create('os--volume-x')
+        self.api.volumes_reassign([{'volume': 'os--volume-x', 'rw': [1]}])
+        res = self.attachments('--sync', '--json')
+        self.assertEqual(1, res.code, res)
+        states = {v['volume']: v['state']
+                  for v in json.loads(res.out)['volumes']}
+        self.assertEqual({'os--volume-a': 'ok', 'os--volume-b': 'ok',
+                          'os--volume-x': 'attached, no user recorded'},
+                         states)
 
     def test_sync_rebuilds_a_corrupt_file_from_storpool(self):
         """The corrupt-file error says to run this; it must then work."""

@@ -211,6 +211,37 @@ class TestDeferred(base.CLITestCase):
         self.assertEqual('1 volume(s), 1 GiB; pass --hours N or '
                          '--cinder-conf to see when they go', lines[3])
 
+    def test_hours_unknown_but_each_row_knows(self):
+        """No "retention unknown" above a table that shows when each goes."""
+        name = names.volume_name(VOL_NEW, self.prefix)
+        self.api.volume_create({'name': name, 'size': GIB})
+        deferred.defer(self.api, name, VOL_NEW, self.prefix,
+                       now=self.now - HOUR, hours=48)
+        self.api.volume_delete(name)
+        res = self.deferred_cmd('--cinder-conf', self.no_cinder_conf)
+        self.assertEqual(0, res.code, res)
+        lines = res.out.splitlines()
+        self.assertNotIn('unknown', res.out)
+        self.assertIn('each kept until the time its deletion recorded',
+                      lines[0])
+        self.assertRegex(lines[2], r'\(in 4[67] h\)')
+        self.assertEqual('1 volume(s), 1 GiB', lines[3])
+
+    def test_wrong_token_names_file_endpoint_fix(self):
+        conf = self.write('sp.conf', open(self.emu.conf_path).read(
+        ).replace(self.emu.token, '9999888877776666'))
+        for argv in (('deferred', '--hours', '1'), ('image-cache',),
+                     ('attachments', '--attach-state-file',
+                      self.write('attach.json', '{}'))):
+            res = self.run_cli(*argv, '--storpool-conf', conf)
+            self.assertEqual(1, res.code, res)
+            self.assertIn(f'the StorPool API at http://127.0.0.1:'
+                          f'{self.emu.port} refused the token from '
+                          f'SP_AUTH_TOKEN in {conf}; copy SP_AUTH_TOKEN '
+                          f'from /etc/storpool.conf of a StorPool node',
+                          res.err)
+            self.assertNotIn('9999888877776666', res.out + res.err)
+
     def test_keep_until_tag_wins(self):
         """The deleting backend's window, whatever --hours says."""
         name = names.volume_name(VOL_NEW, self.prefix)

@@ -25,8 +25,11 @@ message.
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import ddt
+import fixtures
 
 from tests.unit.cmd import base
 
@@ -86,8 +89,8 @@ class TestDoctor(base.CLITestCase):
         self.assertEqual(0, res.code, res)
         self.assertEqual(
             {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
-             'client': 'pass', 'cinder-conf': 'pass', 'templates': 'pass',
-             'attach-file': 'pass', 'attach-sync': 'pass',
+             'client': 'pass', 'cinder-conf': 'pass', 'backend-api': 'pass',
+             'templates': 'pass', 'attach-file': 'pass', 'attach-sync': 'pass',
              'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
             {n: c['status'] for n, c in checks.items()})
         self.assertIn('client id 1', checks['our-id']['message'])
@@ -104,10 +107,10 @@ class TestDoctor(base.CLITestCase):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(12, len(lines), res)
+        self.assertEqual(13, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
-                            for line in lines[:11]), res)
-        self.assertEqual('11 passed, 0 failed, 0 skipped: all good',
+                            for line in lines[:12]), res)
+        self.assertEqual('12 passed, 0 failed, 0 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):
@@ -202,7 +205,7 @@ class TestDoctor(base.CLITestCase):
         check = self.assert_only_failure('our-id', checks, res)
         self.assertIn('SP_OURID is not set for host "compute-7"',
                       check['message'])
-        self.assertIn('[compute-7] section of ' + self.conf, check['fix'])
+        self.assertIn('at the top of ' + self.conf, check['fix'])
         self.assertEqual('skip', checks['attach-sync']['status'])
 
     def test_our_id_from_host_section(self):
@@ -306,6 +309,141 @@ class TestDoctor(base.CLITestCase):
         res, checks = self.doctor()
         check = self.assert_only_failure('cinder-conf', checks, res)
         self.assertIn(message, check['message'])
+
+    def test_cinder_conf_error_is_plain(self):
+        self.cinder_conf = self.write_cinder_conf(storpool_api_port='99999')
+        res, checks = self.doctor()
+        check = checks['cinder-conf']
+        self.assertNotIn('LocationInfo', check['message'])
+        self.assertIn(f'in {self.cinder_conf}', check['message'])
+        # The fix points at a sample that really exists here.
+        sample = check['fix'].split('(see ')[1].rstrip(')')
+        self.assertTrue(os.path.isfile(sample), check['fix'])
+
+    @ddt.data(('storpool_api_token', '1111222233334444', 'refused the token',
+               'storpool_api_token in [storpool] of {conf} is not this '
+               'cluster\'s token'),
+              ('storpool_api_host', '127.0.0.2', 'cannot reach',
+               'check storpool_api_host in [storpool] of {conf}'),
+              ('storpool_api_port', None, 'cannot reach',
+               'storpool_api_port in [storpool] of {conf}'))
+    @ddt.unpack
+    def test_backend_own_api_options(self, option, value, message, fix):
+        """cinder-volume uses the backend's overrides: so must doctor."""
+        if value is None:
+            value = str(self.free_port())
+        self.cinder_conf = self.write_cinder_conf(**{option: value})
+        res, checks = self.doctor()
+        check = self.assert_only_failure('backend-api', checks, res)
+        self.assertIn('[storpool]: ', check['message'])
+        self.assertIn(message, check['message'])
+        self.assertIn('cinder-volume will fail to start this backend',
+                      check['message'])
+        self.assertIn(fix.format(conf=self.cinder_conf), check['fix'])
+        self.assertEqual('pass', checks['api']['status'])
+        self.assertNotIn(value, res.out) if option.endswith('token') \
+            else None
+
+    def test_backend_own_config_file(self):
+        other = self.write('other-storpool.conf', open(self.conf).read(
+        ).replace(f'SP_API_HTTP_PORT={self.emu.port}',
+                  f'SP_API_HTTP_PORT={self.free_port()}'))
+        self.cinder_conf = self.write_cinder_conf(storpool_config_file=other)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('backend-api', checks, res)
+        self.assertIn(f'check SP_API_HTTP_HOST in {other} and '
+                      f'SP_API_HTTP_PORT in {other}', check['fix'])
+
+    def test_connector_option_in_a_backend_section(self):
+        self.cinder_conf = self.write_cinder_conf(api_timeout='30')
+        res, checks = self.doctor()
+        check = self.assert_only_failure('cinder-conf', checks, res)
+        self.assertIn('[storpool] has os-brick connector option(s) '
+                      'api_timeout', check['message'])
+        self.assertIn('move api_timeout from [storpool] to '
+                      '[storpool_connector]', check['fix'])
+
+    def test_connector_options_list_is_current(self):
+        from storpool_openstack.brick import options
+        from storpool_openstack.ops import doctor
+        self.assertEqual({o.dest for o in options.connector_opts},
+                         doctor.CONNECTOR_OPTIONS)
+
+    def test_backend_own_api_right_token(self):
+        """A backend's own token beats a wrong one in storpool.conf."""
+        self.cinder_conf = self.write_cinder_conf(
+            storpool_api_token=self.emu.token)
+        self.conf = self.write('storpool.conf', open(self.conf).read(
+        ).replace(self.emu.token, '9999888877776666'))
+        res, checks = self.doctor()
+        self.assertEqual('fail', checks['api']['status'])
+        self.assertEqual('pass', checks['backend-api']['status'], res)
+        self.assertIn('[storpool]: http://127.0.0.1:', checks[
+            'backend-api']['message'])
+
+    def free_port(self) -> int:
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            return sock.getsockname()[1]
+
+    def test_environment_as_the_services_read_it(self):
+        """SP_AUTH_TOKEN in the environment replaces the file's."""
+        good = open(self.conf).read()
+        self.conf = self.write('storpool.conf', good.replace(
+            self.emu.token, '9999888877776666'))
+        self.useFixture(fixtures.EnvironmentVariable('SP_AUTH_TOKEN',
+                                                     self.emu.token))
+        res, checks = self.doctor()
+        self.assertEqual(0, res.code, res)
+        self.assertIn('SP_AUTH_TOKEN from the environment',
+                      checks['config']['message'])
+        # And a wrong one there is what the services would use too.
+        self.conf = self.write('storpool.conf', good)
+        self.useFixture(fixtures.EnvironmentVariable('SP_AUTH_TOKEN',
+                                                     '9999888877776666'))
+        res, checks = self.doctor()
+        check = checks['api']
+        self.assertEqual('fail', check['status'], res)
+        self.assertIn('the environment variable SP_AUTH_TOKEN is not this '
+                      'cluster\'s token', check['fix'])
+
+    def test_hung_api_fails_fast_with_progress(self):
+        with socket.socket() as hung:
+            hung.bind(('127.0.0.1', 0))
+            hung.listen(5)  # accepts, never answers
+            port = hung.getsockname()[1]
+            self.conf = self.write('storpool.conf', open(self.conf).read(
+            ).replace(f'SP_API_HTTP_PORT={self.emu.port}',
+                      f'SP_API_HTTP_PORT={port}'))
+            self.cinder_conf = self.write_cinder_conf(
+                storpool_config_file=None)
+            res, _ = self.doctor('--api-timeout', '0.5', json_out=False)
+        self.assertEqual(1, res.code, res)
+        self.assertIn(f'... this host: asking the StorPool API at '
+                      f'http://127.0.0.1:{port} (timeout 0.5 s, no '
+                      f'retries)...', res.err)
+        self.assertIn(f'cannot reach the StorPool API at http://127.0.0.1:'
+                      f'{port}: no answer within 0.5 s (--api-timeout)',
+                      res.out)
+        # One request, no retries.
+        self.assertEqual(1, res.err.count('asking the StorPool API'), res)
+
+    def test_no_eventlet_warning(self):
+        """A cinder-volume host: importing Cinder must not print 9 lines."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('PYTHONWARNINGS', 'EVENTLET_TESTS')}
+        res = subprocess.run(
+            [sys.executable, '-m',
+             'storpool_openstack.cmd.storpool_openstack', 'doctor',
+             '--storpool-conf', self.conf, '--attach-state-file',
+             self.state, '--dev-root', self.dev_root, '--nova-driver-file',
+             self.nova, '--cinder-conf', self.cinder_conf, '--group',
+             'root'], capture_output=True, text=True, timeout=300,
+            env=env, check=False)
+        self.outputs += [res.stdout, res.stderr]
+        self.assertEqual(0, res.returncode, res.stdout + res.stderr)
+        self.assertIn('cinder.conf StorPool backends', res.stdout)
+        self.assertNotIn('Eventlet', res.stderr)
 
     def test_cinder_conf_backend_not_enabled(self):
         path = self.write_cinder_conf()

@@ -25,6 +25,8 @@ from storpool_openstack.brick import options as brick_options
 from storpool_openstack.cinder import options as cinder_options
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.ops import doctor
+from storpool_openstack.ops import samples
+from tests.unit.cmd import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -90,12 +92,13 @@ class TestSamples(testtools.TestCase):
         brick_options.register_opts(conf)
         conf(args=[], default_config_files=[path], use_env=False)
         with open(path) as fobj:
-            keys = set(KEY.findall(_section(fobj.read(), 'storpool')))
+            keys = set(KEY.findall(_section(fobj.read(),
+                                            'storpool_connector')))
         known = {opt.dest for opt in brick_options.connector_opts}
         self.assertEqual(set(), keys - known)
         self.assertTrue(keys)
         for key in keys:
-            getattr(conf.storpool, key)  # every value parses
+            getattr(conf.storpool_connector, key)  # every value parses
 
     def test_storpool_conf_sample(self):
         path = os.path.join(ETC, 'storpool.conf.sample')
@@ -109,3 +112,29 @@ class TestSamples(testtools.TestCase):
             keys = set(re.findall(r'^(SP_[A-Z_]+)=', fobj.read(), re.M))
         self.assertEqual({sp_config.HOST, sp_config.PORT, sp_config.TOKEN,
                           sp_config.OURID, sp_config.PREFIX}, keys)
+
+
+class TestSamplesCommand(base.CLITestCase):
+    """`storpool-openstack samples`: where they are, and each one."""
+
+    def test_list_points_at_real_files(self):
+        res = self.run_cli('samples')
+        self.assertEqual(0, res.code, res)
+        rows = dict(line.split(None, 1) for line in res.out.splitlines()[1:])
+        self.assertEqual(sorted(samples.SAMPLES), sorted(rows))
+        for name, path in rows.items():
+            self.assertTrue(os.path.isfile(path), (name, path))
+            self.assertTrue(path.endswith(samples.SAMPLES[name]), path)
+
+    def test_print_one(self):
+        res = self.run_cli('samples', 'nova')
+        self.assertEqual(0, res.code, res)
+        with open(os.path.join(ETC, 'nova', 'nova.conf.storpool-sample')) \
+                as fobj:
+            self.assertEqual(fobj.read(), res.out)
+
+    def test_setup_cfg_installs_every_sample(self):
+        with open(os.path.join(ROOT, 'setup.cfg')) as fobj:
+            text = fobj.read()
+        for rel in samples.SAMPLES.values():
+            self.assertIn('etc/' + rel, text)

@@ -18,6 +18,7 @@ as setup-host itself does.
 """
 
 import os
+import pwd
 import stat
 
 import testtools
@@ -155,3 +156,46 @@ class TestSetupHost(base.CLITestCase):
         res = self.run_cli('setup-host', '--root', self.root)
         self.assertEqual(1, res.code)
         self.assertIn('exists but is not a directory', res.err)
+
+    def test_mode_fix_needs_no_restart(self):
+        self.run_cli('setup-host', '--root', self.root)
+        path = os.path.join(self.root, SPOOL, 'openstack-attach.json')
+        os.chmod(path, 0o644)
+        res = self.run_cli('setup-host', '--root', self.root)
+        self.assertEqual(0, res.code, res)
+        self.assertIn('1 change(s) made; no service restart needed', res.out)
+        self.assertNotIn('restart nova-compute', res.out)
+
+    def test_not_root_changes_nothing(self):
+        """As an unprivileged user: a clear error, nothing half done.
+
+        A rerun is as clean, and one as root then works.
+        """
+        # nobody must be able to reach the prefix (and read its etc/).
+        os.chmod(self.tmp, 0o755)
+        os.chmod(self.root, 0o755)
+        before = sorted(os.listdir(self.root))
+        with open(os.path.join(self.root, 'etc', 'group')) as fobj:
+            group_before = fobj.read()
+        nobody = pwd.getpwnam('nobody').pw_uid
+        for _attempt in (1, 2):  # a rerun is as clean as the first run
+            # The effective uid of an unprivileged user, in-process: a
+            # subprocess as nobody could not read tox's 0700 .tox/ venv.
+            os.seteuid(nobody)
+            try:
+                res = self.run_cli('setup-host', '--root', self.root)
+            finally:
+                os.seteuid(0)
+            self.assertEqual(1, res.code, res)
+            self.assertEqual('', res.out)
+            self.assertIn('setup-host must run as root', res.err)
+            self.assertIn('this is user nobody; nothing was changed',
+                          res.err)
+            self.assertIn(f'sudo storpool-openstack setup-host --root '
+                          f'{self.root}', res.err)
+            self.assertEqual(before, sorted(os.listdir(self.root)))
+            with open(os.path.join(self.root, 'etc', 'group')) as fobj:
+                self.assertEqual(group_before, fobj.read())
+        res = self.run_cli('setup-host', '--root', self.root)
+        self.assertEqual(0, res.code, res)
+        self.assertIn('done: create the system group spopenstack', res.out)

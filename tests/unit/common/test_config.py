@@ -146,3 +146,61 @@ class ConfigTestCase(testtools.TestCase):
         cfg = self._load('compute-1')
         self.assertNotIn('5551234', repr(cfg))
         self.assertNotIn('5551234', str(cfg))
+
+
+class OurIdMessagesTestCase(testtools.TestCase):
+    """SP_OURID errors name the file and section really meant."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.main = os.path.join(self.tmp, 'other.conf')
+        for var in ('SP_AUTH_TOKEN', 'SP_API_HTTP_HOST', 'SP_API_HTTP_PORT'):
+            self.useFixture(fixtures.EnvironmentVariable(var))
+
+    def _our_id(self, text, section='vm'):
+        with open(self.main, 'w') as fobj:
+            fobj.write('SP_API_HTTP_HOST=h\nSP_AUTH_TOKEN=12345\n' + text)
+        cfg = config.load(section, config_file=self.main,
+                          config_dir=self.main + '.d')
+        return self.assertRaises(exception.ConfigError,
+                                 lambda: cfg.our_id)
+
+    def test_missing_names_the_file_read(self):
+        exc = self._our_id('')
+        self.assertIn(f'add "SP_OURID=<client id>" to the top (unnamed) '
+                      f'section of {self.main}, or to its [vm] section',
+                      str(exc))
+        self.assertNotIn('/etc/storpool.conf', str(exc))
+
+    def test_bad_value_names_where_it_was_set(self):
+        exc = self._our_id('SP_OURID=seven\n[other]\nSP_OURID=3\n')
+        self.assertIn(f'SP_OURID="seven" for host "vm" (set in {self.main}, '
+                      f'top (unnamed) section)', str(exc))
+        exc = self._our_id('SP_OURID=2\n[vm]\nSP_OURID=0\n')
+        self.assertIn(f'(set in {self.main}, section [vm])', str(exc))
+
+
+class EnvironmentTestCase(testtools.TestCase):
+    """The services and the CLI read SP_* from the environment alike."""
+
+    def test_origin_of_each_value(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        main = os.path.join(tmp, 'storpool.conf')
+        with open(main, 'w') as fobj:
+            fobj.write('SP_API_HTTP_HOST=h\nSP_AUTH_TOKEN=12345\n')
+        self.useFixture(fixtures.EnvironmentVariable('SP_AUTH_TOKEN',
+                                                     '67890'))
+        self.useFixture(fixtures.EnvironmentVariable('SP_API_HTTP_HOST'))
+        self.useFixture(fixtures.EnvironmentVariable('SP_API_HTTP_PORT'))
+        cfg = config.load('vm', config_file=main, config_dir=main + '.d',
+                          overrides={config.PORT: 8080},
+                          override_source={config.PORT: 'the option'})
+        self.assertEqual(('h', 8080, '67890'),
+                         (cfg.api_host, cfg.api_port, cfg.auth_token))
+        self.assertEqual('the environment variable SP_AUTH_TOKEN',
+                         cfg.origin(config.TOKEN))
+        self.assertEqual('the option', cfg.origin(config.PORT))
+        self.assertEqual(f'SP_API_HTTP_HOST in {main}',
+                         cfg.origin(config.HOST))
+        self.assertNotIn('67890', repr(cfg))

@@ -17,6 +17,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -164,3 +165,112 @@ class CLITestCase(oslo_base.BaseTestCase):
         out, err = proc.communicate(timeout=20)
         self.assertLess(time.monotonic() - start, 5)
         self.assertNotIn('secret-token-42', out + err)
+
+    def test_version(self) -> None:
+        res = subprocess.run(
+            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+             '--version'], capture_output=True, text=True, timeout=60,
+            check=False)
+        self.assertEqual(0, res.returncode, res.stderr)
+        self.assertRegex(res.stdout, r'^storpool-emulator \d+\.\d+')
+
+    def _api(self, proc: subprocess.Popen) -> spapi.Api:
+        line = proc.stdout.readline().rstrip('\n')
+        self.assertIsNotNone(LISTEN_RE.match(line), line + proc.stderr.read()
+                             if proc.poll() is not None else line)
+        cfg = spconfig.SPConfig(override_config=self.read_conf())
+        return spapi.Api.fromConfig(cfg, transientRetries=0)
+
+    def _stop(self, proc: subprocess.Popen) -> None:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=20)
+        self.assertEqual(0, proc.returncode, err)
+
+    def test_state_survives_a_restart(self) -> None:
+        token = ('--token', '1234567890123456789')
+        proc = self.start('--device-mode', 'file',
+                          '--templates', 'gold:2,silver:1', *token)
+        api = self._api(proc)
+        port = self.read_conf()['SP_API_HTTP_PORT']
+        api.volumeTemplateCreate({'name': 'bronze', 'replication': 1})
+        api.volumeCreate({'name': 'os--volume-a', 'size': 1 << 20,
+                          'template': 'gold', 'tags': {'cinder': 'yes'}})
+        api.volumesReassign([{'volume': 'os--volume-a', 'rw': [1]}])
+        with open(os.path.join(self.dev, 'storpool', 'os--volume-a'),
+                  'r+b') as fobj:
+            fobj.write(b'kept across restarts')
+        api.volumesReassign([{'volume': 'os--volume-a', 'detach': [1]}])
+        api.snapshotCreate('os--volume-a', {'name': 'os--snap-1'})
+        api.volumeCreate({'name': 'os--volume-b', 'parent': 'os--snap-1'})
+        api.volumesReassign([{'volume': 'os--volume-b', 'ro': [7]}])
+        before = self._view(api)
+        self._stop(proc)
+        # Same state dir: the same cluster, on the same port.
+        proc = self.start('--device-mode', 'file', '--port', port, *token)
+        api = self._api(proc)
+        self.assertEqual(before, self._view(api))
+        api.volumesReassign([{'volume': 'os--volume-b', 'ro': [1]}])
+        with open(os.path.join(self.dev, 'storpool', 'os--volume-b'),
+                  'rb') as fobj:
+            self.assertEqual(b'kept across restarts', fobj.read(20))
+        api.volumesReassign([{'volume': 'os--volume-b', 'detach': [1]}])
+        api.volumeCreate({'name': 'os--volume-c', 'size': 1 << 20,
+                          'template': 'bronze'})
+        self._stop(proc)
+
+    @staticmethod
+    def _view(api: spapi.Api) -> dict:
+        raw = {'returnRawAPIData': True}
+        volumes = api.volumesList(**raw)
+        return {
+            'volumes': sorted((v['name'], v['size'], v['templateName'],
+                               v.get('parentName'), v['globalId'],
+                               sorted(v.get('tags', {}).items()))
+                              for v in volumes),
+            'snapshots': sorted((s['name'], s['size'], s['globalId'])
+                                for s in api.snapshotsList(**raw)),
+            'templates': sorted((t['name'], t['replication'])
+                                for t in api.volumeTemplatesList(**raw)),
+            'attachments': sorted((a['volume'], a['client'], a['rights'])
+                                  for a in api.attachmentsList(**raw)),
+        }
+
+    def test_template_without_replication_said_so(self) -> None:
+        proc = self.start('--device-mode', 'file', '--templates',
+                          'plain:-,gold:2:ssd')
+        api = self._api(proc)
+        found = {t['name']: t for t in api.volumeTemplatesList(
+            returnRawAPIData=True)}
+        self.assertEqual(('-', 2, 'ssd'),
+                         (found['plain']['replication'],
+                          found['gold']['replication'],
+                          found['gold']['placeAll']))
+        self._stop(proc)
+
+    def test_busy_port_is_named(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            sock.listen(1)
+            port = sock.getsockname()[1]
+            proc = self.start('--device-mode', 'file', '--port', str(port))
+            out, err = proc.communicate(timeout=20)
+        self.assertEqual(1, proc.returncode)
+        self.assertEqual(
+            f'storpool-emulator: cannot listen on 127.0.0.1 port {port}: '
+            f'the port is already in use (pick another --port, or 0 for '
+            f'any free port)\n', err)
+
+    @ddt.data(('hybrid', "template 'hybrid' has no replication"),
+              ('hybrid:3,ssd', "template 'ssd' has no replication"),
+              ('gold:9', "template 'gold:9': replication '9' is not 1, 2, "
+                         "3 or -"))
+    @ddt.unpack
+    def test_bad_templates_refused(self, spec: str, message: str) -> None:
+        proc = self.start('--device-mode', 'file', '--templates', spec)
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(2, proc.returncode)
+        self.assertIn(message, err)
+        self.assertIn('give each template as name:replication, e.g. '
+                      '"hybrid:3,ssd:2" (name:- for a template without a '
+                      'replication)', err)
+        self.assertFalse(os.path.exists(self.conf))

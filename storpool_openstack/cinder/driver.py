@@ -74,6 +74,7 @@ from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import image
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
+from storpool_openstack.cinder import reaper
 from storpool_openstack.cinder import stats as sp_stats
 from storpool_openstack.cinder.translate import to_cinder
 from storpool_openstack.cinder.translate import translated
@@ -89,7 +90,6 @@ POOL = 'default'
 UNMANAGED = 'unmanaged'
 MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
 CLIENT_ID_KEY = 'storpool_client_id'
-REAP_INTERVAL = 300.0
 
 
 def _gib(nbytes: int) -> int:
@@ -118,7 +118,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         self.configuration.append_config_values(options.storpool_opts)
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
-        self._next_reap = 0.0
+        self._reaper: reaper.Reaper | None = None
 
     @staticmethod
     def get_driver_options() -> list[cfg.Opt]:
@@ -178,6 +178,19 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                        '%(err)s') % {'backend': self._backend_name(),
                                      'endpoint': self._api.endpoint,
                                      'err': err})
+        self._start_reaper()
+
+    def _start_reaper(self) -> None:
+        """The deferred-deletion purge task, when deferred deletion is on."""
+        if (self._opt('storpool_deferred_delete_hours') or 0) <= 0:
+            return
+        if self._reaper is None:
+            self._reaper = reaper.Reaper(
+                self._api, self._prefix,
+                hours=lambda: self._opt('storpool_deferred_delete_hours'),
+                interval=self._opt('storpool_deferred_delete_purge_interval'),
+                batch=self._opt('storpool_deferred_delete_purge_batch'))
+        self._reaper.start()
 
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \
@@ -571,7 +584,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     # Stats
 
     def _update_volume_stats(self) -> None:
-        """Two API calls (templates status, disks); then maybe a reap."""
+        """Two API calls: templates status and disks."""
         backend = self._backend_name()
         data = {
             'volume_backend_name': backend,
@@ -618,19 +631,6 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 'backend_state': 'down'})
         data['pools'] = [pool]
         self._stats = data
-        self._maybe_reap()
-
-    def _maybe_reap(self) -> None:
-        hours = self._opt('storpool_deferred_delete_hours') or 0
-        now = time.monotonic()
-        if hours <= 0 or now < self._next_reap:
-            return
-        self._next_reap = now + REAP_INTERVAL
-        try:
-            deferred.reap(self._api, self._prefix, hours)
-        except sp_exc.StorPoolError as err:
-            LOG.warning('Deferred deletion: could not list the pending '
-                        'ones: %s', err)
 
     # Groups (consistent group snapshots through VolumesGroupSnapshot)
 

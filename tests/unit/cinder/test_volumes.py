@@ -13,6 +13,8 @@
 # under the License.
 """Volumes, snapshots, clones, reverts, migration renames, deletion."""
 
+import time
+
 from cinder import exception
 import ddt
 
@@ -397,19 +399,56 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         self.driver._api.volumes_reassign(
             [{'volume': self.vname(vol), 'detach': 'all'}])
 
-    def test_stats_refresh_reaps_expired(self):
-        vol = self.volume()
-        self.driver.create_volume(vol)
-        old = deferred.snapshot_name(vol.id, self.prefix, 1000)
-        self.driver._api.snapshot_create(
-            self.vname(vol), {'name': old, 'tags': {deferred.TAG: '1000'}})
-        self.clear_calls()
-        self.driver.get_volume_stats(refresh=True)
-        self.assertEqual(['VolumeTemplatesStatus', 'DisksList',
-                          'SnapshotsList', 'SnapshotDelete'], self.queries())
-        self.assertEqual({}, self.snapshots())
-        # Rate-limited: the next refresh does not list again.
+    def _expired(self, count: int) -> list[str]:
+        """`count` deferred deletions, due long ago; their names."""
+        names = []
+        for _ in range(count):
+            vol = self.volume()
+            self.driver.create_volume(vol)
+            name = deferred.snapshot_name(vol.id, self.prefix, 1000)
+            self.driver._api.snapshot_create(
+                self.vname(vol), {'name': name,
+                                  'tags': {deferred.TAG: '1000'}})
+            self.driver._api.volume_delete(self.vname(vol))
+            names.append(name)
+        return names
+
+    def test_stats_refresh_does_not_reap(self):
+        self._expired(1)
         self.clear_calls()
         self.driver.get_volume_stats(refresh=True)
         self.assertEqual(['VolumeTemplatesStatus', 'DisksList'],
                          self.queries())
+        self.assertEqual(1, len(self.snapshots()))
+
+    def test_purge_task_deletes_a_batch_per_run(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=2,
+                               storpool_deferred_delete_purge_interval=3600,
+                               storpool_deferred_delete_purge_batch=2)
+        names = sorted(self._expired(3))
+        self.clear_calls()
+        drv.check_for_setup_error()
+        self.addCleanup(drv._reaper.stop)
+        self.assertTrue(drv._reaper.running)
+        # The looping call runs its first round at once (a green thread
+        # under Cinder's test monkey-patching): wait for it, not longer.
+        deadline = time.monotonic() + 10
+        while len(self.snapshots()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(['VolumeTemplatesList', 'SnapshotsList',
+                          'SnapshotDelete', 'SnapshotDelete'],
+                         self.queries())
+        [left] = self.snapshots()
+        self.assertIn(left, names)
+        # The next run (an hour later) takes the rest.
+        self.assertEqual([left], drv._reaper.run_once())
+        self.assertEqual({}, self.snapshots())
+        # Starting twice keeps one task.
+        timer = drv._reaper._timer
+        drv.check_for_setup_error()
+        self.assertIs(timer, drv._reaper._timer)
+
+    def test_no_purge_task_without_deferred_deletion(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=0)
+        drv.check_for_setup_error()
+        self.assertIsNone(drv._reaper)

@@ -72,6 +72,7 @@ from oslo_utils import units
 
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import image
+from storpool_openstack.cinder import name_ids
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
 from storpool_openstack.cinder import reaper
@@ -119,6 +120,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
         self._reaper: reaper.Reaper | None = None
+        self._name_ids = name_ids.NameIds()
 
     @staticmethod
     def get_driver_options() -> list[cfg.Opt]:
@@ -203,8 +205,17 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     # Names and policies
 
     def _vol_name(self, volume: Any) -> str:
+        self._name_ids.seen(volume)
         name_id = getattr(volume, 'name_id', None) or volume['id']
         return names.volume_name(name_id, self._prefix)
+
+    def _snapshot_vol_name(self, snapshot: Any) -> str:
+        """The StorPool name of a snapshot's volume (see name_ids.py)."""
+        if not snapshot.obj_attr_is_set('volume'):
+            name_id = self._name_ids.get(snapshot.volume_id)
+            if name_id is not None:
+                return names.volume_name(name_id, self._prefix)
+        return self._vol_name(snapshot.volume)
 
     def _snap_name(self, snapshot: Any) -> str:
         return names.snapshot_name(snapshot['id'], self._prefix)
@@ -312,6 +323,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                 return
         try:
             self._delete_named(name, volume_id=volume.id)
+            self._name_ids.forget(volume.id)
         except Exception as err:
             # StorPool said no: undo. No answer (a timeout): the volume
             # may be gone, so its copy stays and expires as any other.
@@ -386,7 +398,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
 
     def create_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)
-        volume = self._vol_name(snapshot.volume)
+        volume = self._snapshot_vol_name(snapshot)
         with translated('create', snapshot_id=snapshot.id,
                         volume_id=snapshot.volume_id, missing='volume',
                         sp_name=name):
@@ -450,6 +462,14 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def update_migrated_volume(self, ctxt: Any, volume: Any,
                                new_volume: Any,
                                original_volume_status: str) -> dict:
+        """Rename (see _migrated_name); remember where the data is."""
+        update = self._migrated_name(volume, new_volume,
+                                     original_volume_status)
+        self._name_ids.set(volume.id, update['_name_id'])
+        return update
+
+    def _migrated_name(self, volume: Any, new_volume: Any,
+                       original_volume_status: str) -> dict:
         """Give the migrated data the volume's own name (one rename).
 
         The target is the name of `volume.id`, the name Cinder uses once
@@ -654,7 +674,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
                               snapshots: list) -> tuple[dict, list[dict]]:
         """All the snapshots at one instant: one VolumesGroupSnapshot."""
         _require_cg(group_snapshot)
-        specs = [{'volume': self._vol_name(snap.volume),
+        specs = [{'volume': self._snapshot_vol_name(snap),
                   'name': self._snap_name(snap)} for snap in snapshots]
         if specs:
             with translated(f'snapshot group {group_snapshot.group_id} as',

@@ -16,6 +16,7 @@
 import time
 
 from cinder import exception
+from cinder import objects
 import ddt
 
 from storpool_openstack.cinder import deferred
@@ -315,6 +316,44 @@ class VolumeTestCase(base.DriverTestCase):
         conn = self.driver.initialize_connection(
             orig, {'host': 'h', 'storpool_client_id': 3})
         self.assertEqual(new.id, conn['data']['volume'])
+
+    def _migrated(self):
+        """`orig` after a same-cluster migration that kept _name_id."""
+        orig = self.volume(size=1)
+        new = self.volume(size=2)
+        self.driver.create_volume(orig)
+        self.driver.create_volume(new)
+        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
+                                                 'available')
+        self.assertEqual({'_name_id': new.id}, res)
+        orig.update(res)
+        orig.save()
+        # As Cinder's manager gets it: the snapshot without its volume.
+        snap = objects.Snapshot.get_by_id(self.ctxt,
+                                          self.snapshot(orig).id)
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+        self.clear_calls()
+        return new, snap
+
+    def assert_snapshot_of(self, volume, snap):
+        # The migrated data, not the stale source that still has the
+        # original name until Cinder deletes it.
+        self.assertEqual(self.vname(volume), self.snapshots()[
+            self.sname(snap)]['onVolume'])
+        self.assertEqual(['VolumeSnapshot'], self.queries())
+
+    def test_snapshot_after_migration_without_a_volume_load(self):
+        new, snap = self._migrated()
+        self.driver.create_snapshot(snap)
+        self.assert_snapshot_of(new, snap)
+        # The driver knew where the data is: no database load.
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+
+    def test_snapshot_of_a_volume_not_seen_since_start(self):
+        new, snap = self._migrated()
+        self.make_driver().create_snapshot(snap)
+        self.assert_snapshot_of(new, snap)
+        self.assertTrue(snap.obj_attr_is_set('volume'))
 
     def test_get_pool(self):
         self.assertEqual('default', self.driver.get_pool(self.volume()))

@@ -1206,6 +1206,7 @@ class Cluster(object):
         """Everything, for tests: volumes, snapshots, attachments, ..."""
         with self.lock:
             self._refresh_written()
+
             def full(rec: _Record) -> dict:
                 item = self.summary(rec)
                 item['dataObject'] = self.data.describe(rec.data)

@@ -29,6 +29,7 @@ MODULES = (
     'tests.bench.bench_driver',
     'tests.bench.bench_connector',
     'tests.bench.bench_attach_state',
+    'tests.bench.bench_scale',
 )
 
 

@@ -20,14 +20,23 @@ would let an AttachDB process that had already opened the old inode lock
 and write an unlinked file, losing its update.
 
 Crash safety without rename: the new content first goes to a side file
-(`<file>.next`, fsynced; the directory too when the side file is new),
-then the main file is rewritten in place (write, truncate to length,
-fsync), then the side file is emptied (an empty side file means no update
-is in flight; it is kept so that the next update needs no directory
-fsync).  A load that finds the main file torn restores it from a
+(`<file>.next`), then the main file is rewritten in place (write, truncate
+to length, fdatasync), then the side file is emptied (an empty side file
+means no update is in flight; it is kept so that the next update need not
+create it).  A load that finds the main file torn restores it from a
 non-empty side file; a valid main file always wins (a non-empty side file
 is then the leftover of an update that never touched the main file, and
 is emptied).
+
+One flush per update, of the main file: an update is durable when it
+returns.  A killed process (the common crash) loses nothing the kernel
+has: the side copy is in the page cache and repairs a torn main file.
+The side copy itself is not flushed (writing a fresh block and flushing
+it cost more than twice the main file's flush): only a power loss during
+the update's own write can leave the main file torn with its side copy
+lost, and that is caught as a corrupt file (invalid JSON), rebuilt from
+StorPool's attachments of the host (the connector's `rebuild`, or
+`storpool-openstack attachments --sync`), never taken as valid data.
 
 AttachDB caches the parsed file while the file's (inode, mtime, size) do
 not change.  On kernels with coarse timestamps (ticks of 1-10 ms before
@@ -376,8 +385,7 @@ class AttachState:
     def _clear_side(self) -> None:
         """Mark that no update is in flight: an empty side file.
 
-        Kept (not unlinked) so that the next update need not create it
-        and fsync the directory again.
+        Kept (not unlinked) so that the next update need not create it.
         """
         try:
             sfd = os.open(self.side_path, os.O_WRONLY | os.O_CLOEXEC)
@@ -512,18 +520,16 @@ class AttachState:
 
     def _write_side(self, content: bytes) -> None:
         try:
-            sfd, created = self._open_side()
+            sfd, _created = self._open_side()
         except OSError as err:
             raise self._side_error(err) from None
         try:
             try:
                 self._write_all(sfd, content, 0)
                 os.ftruncate(sfd, len(content))
-                os.fdatasync(sfd)
+                # Not flushed: see the module docstring.
             finally:
                 os.close(sfd)
-            if created:
-                self._fsync_dir(os.path.dirname(self.side_path) or '.')
         except OSError as err:
             # Nothing touched the main file yet: it still holds the old
             # content; do not leave a half-written side copy behind.

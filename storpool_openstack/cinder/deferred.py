@@ -17,7 +17,7 @@ With ``storpool_deferred_delete_hours`` > 0 the driver turns a deleted
 volume into a read-only StorPool snapshot named
 ``<prefix>--deleted--<unix time>--snapshot-<volume id>`` and tagged
 ``deleted-at=<unix time>`` and ``keep-until=<unix time>``, then deletes
-the volume. The driver's periodic stats refresh deletes the snapshots
+the volume. The driver's purge task (reaper.py) deletes the snapshots
 whose time is up (a bounded number per run), and an operator can list them
 (`list_deferred`) or bring a volume back from one with StorPool's own
 tools before then.
@@ -43,7 +43,7 @@ LOG = logging.getLogger(__name__)
 KIND = 'deleted'
 TAG = 'deleted-at'
 TAG_UNTIL = 'keep-until'
-REAP_LIMIT = 16
+REAP_LIMIT = 100  # storpool_deferred_delete_purge_batch's default
 
 
 def snapshot_name(volume_id: str, prefix: str, deleted_at: int) -> str:

@@ -73,8 +73,10 @@ from oslo_utils import units
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import image
 from storpool_openstack.cinder import iscsi
+from storpool_openstack.cinder import name_ids
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
+from storpool_openstack.cinder import reaper
 from storpool_openstack.cinder import stats as sp_stats
 from storpool_openstack.cinder import templates as sp_templates
 from storpool_openstack.cinder.translate import to_cinder
@@ -91,7 +93,6 @@ POOL = 'default'
 UNMANAGED = 'unmanaged'
 MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
 CLIENT_ID_KEY = 'storpool_client_id'
-REAP_INTERVAL = 300.0
 
 
 def _gib(nbytes: int) -> int:
@@ -122,7 +123,8 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
         self.configuration.append_config_values(options.storpool_iscsi_opts)
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
-        self._next_reap = 0.0
+        self._reaper: reaper.Reaper | None = None
+        self._name_ids = name_ids.NameIds()
 
     @staticmethod
     def get_driver_options() -> list[cfg.Opt]:
@@ -190,6 +192,19 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
             default=self._opt('storpool_template'),
             section=getattr(self.configuration, 'config_group', None) or
             'backend_defaults')
+        self._start_reaper()
+
+    def _start_reaper(self) -> None:
+        """The deferred-deletion purge task, when deferred deletion is on."""
+        if (self._opt('storpool_deferred_delete_hours') or 0) <= 0:
+            return
+        if self._reaper is None:
+            self._reaper = reaper.Reaper(
+                self._api, self._prefix,
+                hours=lambda: self._opt('storpool_deferred_delete_hours'),
+                interval=self._opt('storpool_deferred_delete_purge_interval'),
+                batch=self._opt('storpool_deferred_delete_purge_batch'))
+        self._reaper.start()
 
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \
@@ -202,8 +217,17 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
     # Names and policies
 
     def _vol_name(self, volume: Any) -> str:
+        self._name_ids.seen(volume)
         name_id = getattr(volume, 'name_id', None) or volume['id']
         return names.volume_name(name_id, self._prefix)
+
+    def _snapshot_vol_name(self, snapshot: Any) -> str:
+        """The StorPool name of a snapshot's volume (see name_ids.py)."""
+        if not snapshot.obj_attr_is_set('volume'):
+            name_id = self._name_ids.get(snapshot.volume_id)
+            if name_id is not None:
+                return names.volume_name(name_id, self._prefix)
+        return self._vol_name(snapshot.volume)
 
     def _snap_name(self, snapshot: Any) -> str:
         return names.snapshot_name(snapshot['id'], self._prefix)
@@ -312,6 +336,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                 return
         try:
             self._delete_named(name, volume_id=volume.id)
+            self._name_ids.forget(volume.id)
         except Exception as err:
             # StorPool said no: undo. No answer (a timeout): the volume
             # may be gone, so its copy stays and expires as any other.
@@ -386,7 +411,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
 
     def create_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)
-        volume = self._vol_name(snapshot.volume)
+        volume = self._snapshot_vol_name(snapshot)
         with translated('create', snapshot_id=snapshot.id,
                         volume_id=snapshot.volume_id, missing='volume',
                         sp_name=name):
@@ -450,6 +475,14 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
     def update_migrated_volume(self, ctxt: Any, volume: Any,
                                new_volume: Any,
                                original_volume_status: str) -> dict:
+        """Rename (see _migrated_name); remember where the data is."""
+        update = self._migrated_name(volume, new_volume,
+                                     original_volume_status)
+        self._name_ids.set(volume.id, update['_name_id'])
+        return update
+
+    def _migrated_name(self, volume: Any, new_volume: Any,
+                       original_volume_status: str) -> dict:
         """Give the migrated data the volume's own name (one rename).
 
         The target is the name of `volume.id`, the name Cinder uses once
@@ -627,7 +660,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
     # Stats
 
     def _update_volume_stats(self) -> None:
-        """Two API calls (templates status, disks); then maybe a reap."""
+        """Two API calls: templates status and disks."""
         backend = self._backend_name()
         data = {
             'volume_backend_name': backend,
@@ -680,19 +713,6 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                 'backend_state': 'down'})
         data['pools'] = [pool]
         self._stats = data
-        self._maybe_reap()
-
-    def _maybe_reap(self) -> None:
-        hours = self._opt('storpool_deferred_delete_hours') or 0
-        now = time.monotonic()
-        if hours <= 0 or now < self._next_reap:
-            return
-        self._next_reap = now + REAP_INTERVAL
-        try:
-            deferred.reap(self._api, self._prefix, hours)
-        except sp_exc.StorPoolError as err:
-            LOG.warning('Deferred deletion: could not list the pending '
-                        'ones: %s', err)
 
     # Groups (consistent group snapshots through VolumesGroupSnapshot)
 
@@ -716,7 +736,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                               snapshots: list) -> tuple[dict, list[dict]]:
         """All the snapshots at one instant: one VolumesGroupSnapshot."""
         _require_cg(group_snapshot)
-        specs = [{'volume': self._vol_name(snap.volume),
+        specs = [{'volume': self._snapshot_vol_name(snap),
                   'name': self._snap_name(snap)} for snap in snapshots]
         if specs:
             with translated(f'snapshot group {group_snapshot.group_id} as',

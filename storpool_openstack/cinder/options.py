@@ -141,6 +141,26 @@ storpool_iscsi_opts = [
                     'storpool_iscsi_cinder_volume is set.'),
 ]
 
+# Deferred-deletion purge: a periodic task, as the RBD driver's trash purge
+# (see cinder/reaper.py). With the defaults it deletes up to 6,000 expired
+# volumes an hour with at most 101 API calls a minute.
+storpool_opts += [
+    cfg.IntOpt('storpool_deferred_delete_purge_interval',
+               default=60, min=1,
+               help='Seconds between runs of the periodic task that '
+                    'deletes the volumes kept by deferred deletion '
+                    '(storpool_deferred_delete_hours) once their time is '
+                    'up. Each run is one SnapshotsList call and at most '
+                    'storpool_deferred_delete_purge_batch SnapshotDelete '
+                    'calls.'),
+    cfg.IntOpt('storpool_deferred_delete_purge_batch',
+               default=100, min=1,
+               help='The most expired deferred deletions one run of the '
+                    'purge task deletes; with the interval this bounds '
+                    'both the API load and the rate (batch * 3600 / '
+                    'interval deletions per hour).'),
+]
+
 
 def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     """Register the options in [backend_defaults].

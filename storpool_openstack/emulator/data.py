@@ -107,6 +107,35 @@ class DataStore(object):
         self._lock = threading.RLock()
         self._objs: typing.Dict[str, _Obj] = {}
         self._seq = 0
+        # Allocated bytes per object, kept up to date by every change made
+        # here (and by refresh() for files a device writes), so that the
+        # space figures need no stat of every file.  on_alloc(oid, old,
+        # new) hears of each change.
+        self._alloc: typing.Dict[str, int] = {}
+        self.on_alloc: typing.Optional[
+            typing.Callable[[str, int, int], None]] = None
+
+    def _restat(self, oid: str) -> None:
+        obj = self._objs.get(oid)
+        new = 0
+        if obj is not None and obj.path is not None:
+            try:
+                new = os.stat(obj.path).st_blocks * 512
+            except FileNotFoundError:
+                new = 0
+        old = self._alloc.get(oid, 0)
+        if obj is None:
+            self._alloc.pop(oid, None)
+        else:
+            self._alloc[oid] = new
+        if new != old and self.on_alloc is not None:
+            self.on_alloc(oid, old, new)
+
+    def refresh(self, oid: str) -> None:
+        """Re-read an object's allocation (its file was written to)."""
+        with self._lock:
+            if oid in self._objs:
+                self._restat(oid)
 
     def _new_id(self) -> str:
         self._seq += 1
@@ -123,6 +152,7 @@ class DataStore(object):
             with open(path, 'wb') as fobj:
                 fobj.truncate(size)
             self._objs[oid] = _Obj(oid, path, None, size)
+            self._restat(oid)
             return oid
 
     def clone(self, base: str, size: typing.Optional[int] = None) -> str:
@@ -134,6 +164,7 @@ class DataStore(object):
             oid = self._new_id()
             self._objs[oid] = _Obj(oid, None, base,
                                    bobj.size if size is None else size)
+            self._alloc[oid] = 0
             return oid
 
     def freeze(self, oid: str, copy: bool) -> str:
@@ -164,6 +195,8 @@ class DataStore(object):
                 new.children = 1
             new.frozen = True
             self._objs[nid] = new
+            self._restat(nid)
+            self._restat(oid)
             return nid
 
     def _chain_source(self, oid: str) -> typing.Tuple[
@@ -190,6 +223,7 @@ class DataStore(object):
                 fobj.truncate(obj.size)
             obj.path = path
             base, obj.base = obj.base, None
+            self._restat(oid)
             if base is not None:
                 self._drop_child(base)
             return path
@@ -215,6 +249,7 @@ class DataStore(object):
             if obj.path is not None:
                 with open(obj.path, 'r+b') as fobj:
                     fobj.truncate(size)
+                self._restat(oid)
             obj.size = size
 
     def release(self, oid: str) -> None:
@@ -240,24 +275,22 @@ class DataStore(object):
                 os.unlink(obj.path)
             except FileNotFoundError:
                 pass
+        self._restat(obj.oid)
         if obj.base is not None:
             self._drop_child(obj.base)
 
     def allocated(self, oid: str) -> int:
-        """Bytes this object's own file occupies on the host's disk."""
+        """Bytes this object's own file occupies on the host's disk.
+
+        As of the last change made here or refresh() of it.
+        """
         with self._lock:
-            obj = self._objs.get(oid)
-            if obj is None or obj.path is None:
-                return 0
-            try:
-                return os.stat(obj.path).st_blocks * 512
-            except FileNotFoundError:
-                return 0
+            return self._alloc.get(oid, 0)
 
     def usage(self) -> typing.Dict[str, int]:
         """Allocated bytes of every object still held, by id."""
         with self._lock:
-            return {oid: self.allocated(oid) for oid in self._objs}
+            return {oid: self._alloc.get(oid, 0) for oid in self._objs}
 
     def read(self, oid: str, offset: int, length: int) -> bytes:
         """Read an object's content (for tests and state checks)."""

@@ -31,6 +31,7 @@ import typing
 from oslo_log import log as logging
 from oslo_utils import units
 
+from storpool_openstack.emulator import accounting
 from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import devices as sp_devices
 from storpool_openstack.emulator import errors
@@ -177,7 +178,7 @@ def parse_templates(spec: typing.Any) -> typing.List[dict]:
     return res
 
 
-class _Record(object):
+class _Record(accounting.Counted):
     """A volume or a snapshot."""
 
     def __init__(self, kind: str, name: str, vid: int, gid: str,
@@ -253,7 +254,9 @@ class Cluster(object):
     def _init_state(self) -> None:
         self.volumes: typing.Dict[str, _Record] = {}
         self.snapshots: typing.Dict[str, _Record] = {}
-        self.by_vid: typing.Dict[int, _Record] = {}
+        # Keeps the status counters (accounting.py) as records come and go.
+        self.by_vid = accounting.Index(self.data.allocated, self.data.ids())
+        self.data.on_alloc = self.by_vid.alloc_changed
         # (vid, client) -> {'rights': 'rw'|'ro', 'pos': int}
         self.attachments: typing.Dict[typing.Tuple[int, int], dict] = {}
         self.clients: typing.Dict[int, str] = {
@@ -561,6 +564,7 @@ class Cluster(object):
 
     def volumes_space(self) -> typing.List[dict]:
         with self.lock:
+            self._refresh_written()
             res = []
             for rec in self._sorted(self.volumes):
                 item = self.summary(rec)
@@ -581,6 +585,7 @@ class Cluster(object):
 
     def snapshots_space(self) -> typing.List[dict]:
         with self.lock:
+            self._refresh_written()
             res = []
             for rec in self._sorted(self.snapshots):
                 if rec.deleted:
@@ -594,6 +599,7 @@ class Cluster(object):
 
     def volumes_status(self) -> typing.Dict[str, dict]:
         with self.lock:
+            self._refresh_written()
             res = {}
             recs = self._sorted(self.volumes) + [
                 s for s in self._sorted(self.snapshots) if not s.deleted]
@@ -632,8 +638,8 @@ class Cluster(object):
         with self.lock:
             return dict(self.get_template(name))
 
-    def _pg_space(self, pg: str) -> typing.Tuple[int, int]:
-        disks = self.disks_list()
+    def _pg_space(self, pg: str, disks: typing.Dict[str, dict]
+                  ) -> typing.Tuple[int, int]:
         cap = free = 0
         for did in self.placement_groups[pg]['disks']:
             disk = disks[str(did)]
@@ -641,38 +647,45 @@ class Cluster(object):
             free += disk['agFree'] * AG_SIZE
         return cap, free
 
+    def _refresh_written(self) -> None:
+        """Re-read the allocation of the data files devices can write."""
+        for name in self.devices.names():
+            rec = self.volumes.get(name) or self.snapshots.get(name)
+            if rec is not None:
+                self.data.refresh(rec.data)
+
     def templates_status(self) -> typing.List[dict]:
+        """From kept counters (accounting.py), as StorPool answers it."""
         with self.lock:
+            self._refresh_written()
+            disks = self.disks_list()
             res = []
             for tmpl in self.templates_list():
-                vols = [v for v in self.volumes.values()
-                        if v.template == tmpl['name']]
-                snaps = [s for s in self.snapshots.values()
-                         if s.template == tmpl['name']]
+                counters = self.by_vid.templates[tmpl['name']]
                 repl = tmpl['replication']
                 factor = repl if repl != '-' else 3
-                size = sum(v.size for v in vols)
-                stored = sum(self._stored(r) for r in vols + snaps)
+                size = counters.volumes_size
+                stored = counters.stored
                 item = {
                     'id': tmpl['id'], 'name': tmpl['name'],
                     'placeAll': tmpl['placeAll'],
                     'placeTail': tmpl['placeTail'],
                     'placeHead': tmpl['placeHead'], 'replication': repl,
-                    'volumesCount': len(vols), 'snapshotsCount': len(snaps),
-                    'removingSnapshotsCount': len(
-                        [s for s in snaps if s.deleted]),
+                    'volumesCount': counters.volumes,
+                    'snapshotsCount': counters.snapshots,
+                    'removingSnapshotsCount': counters.removing,
                     'size': size, 'totalSize': size * factor,
                     'storedSize': stored, 'onDiskSize': stored * factor,
                 }
                 stored_est = {}
                 for key in ('placeAll', 'placeTail', 'placeHead'):
-                    cap, free = self._pg_space(tmpl[key])
+                    cap, free = self._pg_space(tmpl[key], disks)
                     suffix = key[len('place'):]
                     item['capacityPlace' + suffix] = cap
                     item['availablePlace' + suffix] = free
                     stored_est[key] = {'capacity': cap // factor,
                                        'free': free // factor}
-                cap, free = self._pg_space(tmpl['placeAll'])
+                cap, free = self._pg_space(tmpl['placeAll'], disks)
                 stored_est.update({'capacity': cap // factor,
                                    'free': free // factor})
                 item['stored'] = stored_est
@@ -682,12 +695,8 @@ class Cluster(object):
     def disks_list(self) -> typing.Dict[str, dict]:
         """Complete UpDiskSummary objects; usage follows the data files."""
         with self.lock:
-            repl = {}
-            for rec in self.by_vid.values():
-                repl[rec.data] = rec.replication
-            raw = 0
-            for oid, used in self.data.usage().items():
-                raw += used * repl.get(oid, 3)
+            self._refresh_written()
+            raw = self.by_vid.raw  # kept: accounting.py
             per_disk = raw / max(len(self.disks), 1)
             nobjs = len(self.by_vid)
             res = {}
@@ -1124,6 +1133,7 @@ class Cluster(object):
         local = self.devices.for_client(client)
         if local is not None:
             local.detach(rec.name, force)
+            self.data.refresh(rec.data)  # what the device wrote
         del self.attachments[(rec.vid, client)]
 
     def _attach(self, rec: _Record, client: int, rights: str) -> None:
@@ -1223,6 +1233,8 @@ class Cluster(object):
     def dump(self) -> dict:
         """Everything, for tests: volumes, snapshots, attachments, ..."""
         with self.lock:
+            self._refresh_written()
+
             def full(rec: _Record) -> dict:
                 item = self.summary(rec)
                 item['dataObject'] = self.data.describe(rec.data)

@@ -38,9 +38,10 @@ LOG = logging.getLogger(__name__)
 OUR_DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 HOURS_OPT = 'storpool_deferred_delete_hours'
 BACKEND_DEFAULTS = 'backend_defaults'
-# The driver reaps expired ones from its stats refresh, at most this often
-# (driver.REAP_INTERVAL; not imported: that would import Cinder).
-REAP_EVERY_MIN = 5
+# The defaults of the driver's purge task (options.py; not imported: that
+# would import Cinder).
+PURGE_INTERVAL_OPT = 'storpool_deferred_delete_purge_interval'
+PURGE_BATCH_OPT = 'storpool_deferred_delete_purge_batch'
 
 
 @dataclasses.dataclass
@@ -217,9 +218,10 @@ def format_table(rows: list[Row], heading: str, hours: int | None,
     summary = (f'{len(rows)} volume(s), {image_cache.human_size(total)}')
     due = sum(1 for row in rows if row.due(now))
     if hours and due:
-        summary += (f'; {due} due: cinder-volume deletes them within '
-                    f'{REAP_EVERY_MIN} min while it runs, '
-                    f'{deferred.REAP_LIMIT} at a time')
+        summary += (f'; {due} due: cinder-volume deletes them while it '
+                    f'runs, every {PURGE_INTERVAL_OPT} seconds (default '
+                    f'60), up to {PURGE_BATCH_OPT} (default 100) at a '
+                    f'time')
     elif hours == 0:
         summary += ('; with deferred deletion off nothing deletes them: '
                     'delete the snapshots by hand when they are not '

@@ -14,8 +14,10 @@
 """`tox -e bench`: run every benchmark of the package and print reports.
 
 Each module's `run()` returns its report lines (or prints them itself and
-returns None). Targets are reported, never asserted; the exit code is 0
-unless a benchmark could not run at all.
+returns None). Targets are reported, never asserted: each as a line
+``verdict <target>: MET|NOT MET (<figures>)`` (tests/bench/figures.py),
+gathered into a summary at the end. The exit code is 0 unless a benchmark
+could not run at all.
 """
 
 import argparse
@@ -29,6 +31,7 @@ MODULES = (
     'tests.bench.bench_driver',
     'tests.bench.bench_connector',
     'tests.bench.bench_attach_state',
+    'tests.bench.bench_scale',
 )
 
 
@@ -51,6 +54,7 @@ def main(argv=None) -> int:
         # One log line per attach (and Cinder's own) would bury the results.
         logging.disable(logging.INFO)
     failed = []
+    verdicts = []
     started = time.perf_counter()
     for name in MODULES:
         short = name.rsplit('.', 1)[-1]
@@ -68,12 +72,18 @@ def main(argv=None) -> int:
         try:
             for line in _lines(module.run()):
                 print(line)
+                if line.lstrip().startswith('verdict '):
+                    verdicts.append(f'{short}: {line.strip()[8:]}')
         except Exception:
             failed.append(short)
             print(f'{short}: FAILED to run:')
             traceback.print_exc(file=sys.stdout)
         print()
         sys.stdout.flush()
+    met = sum(1 for v in verdicts if ': MET' in v)
+    print(f'summary: {met} of {len(verdicts)} targets met')
+    for line in verdicts:
+        print(f'  {line}')
     print(f'benchmarks took {time.perf_counter() - started:.1f} s'
           + (f'; could not run: {", ".join(failed)}' if failed else ''))
     return 1 if failed else 0

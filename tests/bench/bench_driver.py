@@ -17,16 +17,18 @@ Both drivers get the same Cinder objects (real OVOs in an in-memory sqlite
 database built by Cinder's migrations) and the same kind of Configuration,
 and talk HTTP to the same StorPool API emulator. Per operation the bench
 reports the API calls (from the emulator's call log) and the wall-time
-ratio ours/upstream; for create-from-image it compares with a bare
-`qemu-img convert` into the same kind of device, first and cached, for two
-image sizes. Ratios are reported against targets; nothing is asserted.
+ratio ours/upstream, ours and upstream interleaved repeat by repeat; for
+create-from-image it compares with a bare `qemu-img convert` into the same
+kind of fresh, attached volume, timed until the data is on the emulator's
+files (the detach included, as in ours), first and cached, for two image
+sizes. Ratios are reported against targets (figures.py); nothing is
+asserted.
 """
 
 import contextlib
 import hashlib
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,8 +37,11 @@ from unittest import mock
 import uuid
 import warnings
 
-REPEAT = 5
+from tests.bench import figures
+
+REPEAT = 11
 FIRST_REPEAT = 3
+CACHED_REPEAT = 5
 GiB = 1024 ** 3
 MiB = 1024 ** 2
 IMAGE_SIZES = (256 * MiB, GiB)
@@ -80,8 +85,13 @@ class _Images:
 
 
 class Bench:
-    def __init__(self, out=print):
+    def __init__(self, out=print, *, in_process: bool = False,
+                 upstream: bool = True, **emulator):
+        """`in_process`: the emulator in a thread, its model reachable."""
         self.out = out
+        self.in_process = in_process
+        self.with_upstream = upstream
+        self.emulator_args = emulator
         self.stack = contextlib.ExitStack()
 
     # Set-up
@@ -89,6 +99,15 @@ class Bench:
     def __enter__(self):
         warnings.simplefilter('ignore')
         os.environ.setdefault('LANG', 'C')
+        from storpool_openstack.emulator import fixture as emu_fixture
+        # Started before Cinder is set up: an in-process emulator started
+        # after it never answers (its server thread sees no connection).
+        self.emu = emu_fixture.EmulatorFixture(in_process=self.in_process,
+                                               **self.emulator_args)
+        self.emu.setUp()
+        self.stack.callback(self.emu.cleanUp)
+        self.control = self.emu.control
+
         from oslo_config import cfg
         from oslo_log import log as logging
 
@@ -97,8 +116,6 @@ class Bench:
         from cinder.common import config  # noqa: F401 (registers opts)
         from cinder import context
         from cinder.db import migration
-
-        from storpool_openstack.emulator import fixture as emu_fixture
 
         self.tmp = tempfile.mkdtemp(prefix='sp-bench-')
         self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
@@ -118,14 +135,10 @@ class Bench:
         cinder.privsep.sys_admin_pctxt.set_client_mode(False)
         self.ctx = context.get_admin_context()
 
-        self.emu = emu_fixture.EmulatorFixture()
-        self.emu.setUp()
-        self.stack.callback(self.emu.cleanUp)
-        self.control = self.emu.control
-
         from cinder.volume import volume_types
         self.types = {
-            name: volume_types.create(self.ctx, f'bench-{name}',
+            name: volume_types.create(self.ctx, f'bench-{name}-'
+                                      f'{uuid.uuid4().hex[:8]}',
                                       {'storpool_template': name})
             for name in ('hybrid', 'ssd')}
         # The in-tree driver registers its options unconditionally at
@@ -133,7 +146,7 @@ class Bench:
         # so the in-tree module must be imported first.
         from cinder.volume.drivers import storpool  # noqa: F401
         self.ours = self._ours()
-        self.upstream = self._upstream()
+        self.upstream = self._upstream() if self.with_upstream else None
         return self
 
     def __exit__(self, *exc):
@@ -143,7 +156,7 @@ class Bench:
         for key, value in options.items():
             self.conf.set_override(key, value, group)
 
-    def _ours(self):
+    def _ours(self, **extra):
         from cinder import db
         from cinder.volume import configuration
         from cinder.volume import driver
@@ -159,7 +172,7 @@ class Bench:
             'storpool_attach_state_file': os.path.join(self.tmp,
                                                        'attach.json'),
             'storpool_api_retries': 0,
-            'volume_backend_name': 'ours'}, 'sp_ours')
+            'volume_backend_name': 'ours', **extra}, 'sp_ours')
         drv = cls(configuration=conf, db=db, host='bench@ours')
         drv.do_setup(self.ctx)
         drv.check_for_setup_error()
@@ -211,18 +224,16 @@ class Bench:
 
     # Measuring
 
-    def measure(self, drv, prepare, op, cleanup):
-        """(median seconds, API calls of the op) over REPEAT runs."""
-        times, calls = [], []
-        for _ in range(REPEAT):
-            state = prepare(drv)
-            self.control.clear_calls()
-            start = time.perf_counter()
-            op(drv, state)
-            times.append(time.perf_counter() - start)
-            calls.append(len(self.control.calls()))
-            cleanup(drv, state)
-        return statistics.median(times), max(calls)
+    def measure_once(self, drv, prepare, op, cleanup):
+        """(seconds, API calls) of one run of the op."""
+        state = prepare(drv)
+        self.control.clear_calls()
+        start = time.perf_counter()
+        op(drv, state)
+        took = time.perf_counter() - start
+        calls = len(self.control.calls())
+        cleanup(drv, state)
+        return took, calls
 
     def operations(self):
         """(name, prepare, op, cleanup) for each compared operation."""
@@ -294,11 +305,22 @@ class Bench:
         ]
 
     def bench_operations(self) -> list[tuple]:
+        """(name, calls ours, calls upstream, [s ours], [s upstream])."""
         rows = []
         for name, prepare, op, cleanup in self.operations():
-            ours_t, ours_c = self.measure(self.ours, prepare, op, cleanup)
-            up_t, up_c = self.measure(self.upstream, prepare, op, cleanup)
-            rows.append((name, ours_c, up_c, ours_t, up_t))
+            got = {'ours': ([], []), 'upstream': ([], [])}
+            for rep in range(REPEAT):
+                # Interleaved, the order alternating: a slow moment of the
+                # machine hits both drivers alike.
+                order = (('ours', self.ours), ('upstream', self.upstream))
+                for key, drv in order if rep % 2 == 0 else order[::-1]:
+                    took, calls = self.measure_once(drv, prepare, op,
+                                                    cleanup)
+                    got[key][0].append(took)
+                    got[key][1].append(calls)
+            rows.append((name, max(got['ours'][1]),
+                         max(got['upstream'][1]), got['ours'][0],
+                         got['upstream'][0]))
         return rows
 
     # Images
@@ -330,33 +352,33 @@ class Bench:
         """
         os.sync()
 
-    def _into_device(self, size: int, copy) -> float:
-        """Time ``copy(device path)`` into a new attached volume."""
+    def raw_qemu_img(self, path: str, fmt: str, size: int) -> float:
+        """The baseline: a bare qemu-img convert into a fresh volume.
+
+        Timed as ours is, until the data is in the emulator's files: the
+        convert (O_DIRECT, as Cinder runs it for a block device) and the
+        detach, which flushes the device. Not timed: the VolumeCreate and
+        the attach, a few ms of API calls that ours pays too.
+        """
         vol = self.volume(size=max(1, size // GiB))
         self.ours.create_volume(vol)
         self._image_vols.append(vol)
         props = self.ours._local_connector_properties()
         info, vol = self.ours._attach_volume(self.ctx, vol, props)
+        detached = False
         try:
             self._settled()
             start = time.perf_counter()
-            copy(info['device']['path'], vol)
+            subprocess.run(['qemu-img', 'convert', '-t', 'none', '-W',
+                            '-f', fmt, '-O', 'raw', path,
+                            info['device']['path']], check=True)
+            self.ours._detach_volume(self.ctx, info, vol, props, force=True)
+            detached = True
             return time.perf_counter() - start
         finally:
-            self.ours._detach_volume(self.ctx, info, vol, props, force=True)
-
-    def raw_qemu_img(self, path: str, fmt: str, size: int) -> float:
-        """A bare qemu-img convert into an attached emulator volume."""
-        return self._into_device(size, lambda dev, _vol: subprocess.run(
-            ['qemu-img', 'convert', '-t', 'none', '-f', fmt, '-O', 'raw',
-             path, dev], check=True))
-
-    def cinder_fetch(self, images, meta, size) -> float:
-        """Cinder's default path (the in-tree driver's): fetch_to_raw."""
-        from cinder.image import image_utils
-        return self._into_device(
-            size, lambda dev, vol: image_utils.fetch_to_raw(
-                self.ctx, images, meta['id'], dev, '1M', size=vol.size))
+            if not detached:
+                self.ours._detach_volume(self.ctx, info, vol, props,
+                                         force=True)
 
     def from_image(self, images, meta, size) -> tuple[float, int]:
         vol = self.volume(size=max(1, size // GiB))
@@ -372,7 +394,7 @@ class Bench:
         self._image_vols.append(vol)
         return took, calls
 
-    def bench_images(self) -> list[tuple]:
+    def bench_images(self) -> list[dict]:
         from storpool_openstack.cinder import image_cache
         images = _Images()
         self._image_vols = []
@@ -383,27 +405,32 @@ class Bench:
                     continue
                 path = self.make_image(size, fmt)
                 meta = images.add(path, fmt)
-                raw_t = statistics.median(
-                    self.raw_qemu_img(path, fmt, size)
-                    for _ in range(FIRST_REPEAT))
-                cinder_t = statistics.median(
-                    self.cinder_fetch(images, meta, size)
-                    for _ in range(FIRST_REPEAT))
-                firsts = []
-                for _ in range(FIRST_REPEAT):
-                    # A cache miss each time: drop the entry first.
-                    image_cache.purge_image_cache(
-                        self.ours._api, self.ours._sp_config.volume_prefix,
-                        image_id=meta['id'])
-                    firsts.append(self.from_image(images, meta, size))
-                first_t = statistics.median(f[0] for f in firsts)
-                first_c = max(f[1] for f in firsts)
+                raw_t, first_t, first_c = [], [], []
+                with _phases() as phases:
+                    for rep in range(FIRST_REPEAT):
+                        # Interleaved with the baseline; a cache miss
+                        # each time: drop the entry first.
+                        image_cache.purge_image_cache(
+                            self.ours._api,
+                            self.ours._sp_config.volume_prefix,
+                            image_id=meta['id'])
+                        if rep % 2:
+                            raw_t.append(self.raw_qemu_img(path, fmt, size))
+                        took, calls = self.from_image(images, meta, size)
+                        first_t.append(took)
+                        first_c.append(calls)
+                        if not rep % 2:
+                            raw_t.append(self.raw_qemu_img(path, fmt, size))
                 cached = [self.from_image(images, meta, size)
-                          for _ in range(3)]
-                cached_t = statistics.median(c[0] for c in cached)
-                cached_c = max(c[1] for c in cached)
-                rows.append((f'{size // MiB} MiB {fmt}', raw_t, first_t,
-                             first_c, cached_t, cached_c, cinder_t))
+                          for _ in range(CACHED_REPEAT)]
+                rows.append({
+                    'name': f'{size // MiB} MiB {fmt}', 'size': size,
+                    'fmt': fmt, 'raw': raw_t, 'first': first_t,
+                    'first_calls': max(first_c),
+                    'cached': [c[0] for c in cached],
+                    'cached_calls': max(c[1] for c in cached),
+                    'phases': {k: v / FIRST_REPEAT
+                               for k, v in phases.items()}})
                 self._drop_image_volumes()
         return rows
 
@@ -416,13 +443,99 @@ class Bench:
                                       self.ours._sp_config.volume_prefix)
 
 
-def _table(rows, header):
-    widths = [max(len(str(r[i])) for r in rows + [header])
-              for i in range(len(header))]
-    lines = ['  '.join(str(c).ljust(w) for c, w in zip(header, widths))]
-    lines.append('  '.join('-' * w for w in widths))
-    for row in rows:
-        lines.append('  '.join(str(c).ljust(w) for c, w in zip(row, widths)))
+@contextlib.contextmanager
+def _phases():
+    """Seconds spent in each step of our first copy (timing wrappers).
+
+    Wraps the image module's download, convert and raw-stream functions
+    to add up their time; they still run as they are.
+    """
+    from storpool_openstack.cinder import image
+    spent = {'download': 0.0, 'convert': 0.0, 'stream raw': 0.0}
+
+    def timed(key, func):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
+        return wrapper
+    saved = {name: getattr(image, name) for name in
+             ('_download', '_convert_to_device', 'stream_raw_image')}
+    image._download = timed('download', saved['_download'])
+    image._convert_to_device = timed('convert', saved['_convert_to_device'])
+    image.stream_raw_image = timed('stream raw', saved['stream_raw_image'])
+    try:
+        yield spent
+    finally:
+        for name, func in saved.items():
+            setattr(image, name, func)
+
+
+def _ops_report(ops: list[tuple]) -> list[str]:
+    rows = []
+    for name, oc, uc, ours, up in ops:
+        value, spread = figures.ratio(ours, up)
+        rows.append((name, oc, uc, f'{figures.median(ours) * 1000:.2f}',
+                     f'{figures.median(up) * 1000:.2f}', f'{value:.2f}',
+                     spread))
+    lines = figures.table(rows, (
+        'operation', 'calls ours', 'calls upstream', 'ms ours',
+        'ms upstream', 'ours/upstream', 'ratio IQR'))
+    worse = [name for name, oc, uc, *_ in ops if oc > uc]
+    lines.append(figures.verdict(
+        'API calls <= upstream for every operation', not worse,
+        ', '.join(worse) or 'all'))
+    by_name = {row[0]: row for row in ops}
+    for name, want in (('delete detached', 1), ('revert', 1)):
+        got = by_name[name][1]
+        lines.append(figures.verdict(f'{name} in {want} API call',
+                                     got <= want, str(got)))
+    snap = by_name['snapshot']
+    value, spread = figures.ratio(snap[3], snap[4])
+    lines.append(figures.verdict(
+        'snapshot create <= 1.0x the in-tree driver', value <= 1.0,
+        f'{value:.2f}x, IQR of the per-repeat ratios {spread}; both make '
+        f'{snap[1]} API call, the rest is noise of one HTTP round trip'))
+    return lines
+
+
+def _images_report(imgs: list[dict]) -> list[str]:
+    rows = []
+    for row in imgs:
+        value, spread = figures.ratio(row['raw'], row['first'])
+        phases = ', '.join(f'{k} {v:.2f}' for k, v in row['phases'].items()
+                           if v)
+        rows.append((row['name'], f'{figures.median(row["raw"]):.2f}',
+                     f'{figures.median(row["first"]):.2f}',
+                     row['first_calls'], f'{value:.2f}', spread, phases,
+                     f'{figures.median(row["cached"]) * 1000:.0f}',
+                     row['cached_calls']))
+    lines = figures.table(rows, (
+        'image', 's qemu-img', 's first', 'calls', 'x qemu-img',
+        'x IQR', 's in (per copy)', 'ms cached', 'calls cached'))
+    lines.append('(s qemu-img: bare qemu-img convert -t none -W of the '
+                 'local file into a fresh attached volume, until detached; '
+                 's first: ours end to end (VolumeCreate, attach, Glance '
+                 'download, convert, detach, cache snapshot); x = '
+                 'throughput ratio qemu-img time / ours; s in: where our '
+                 'first copy spends its time)')
+    worst = min(imgs, key=lambda r: figures.ratio(r['raw'], r['first'])[0])
+    value, spread = figures.ratio(worst['raw'], worst['first'])
+    lines.append(figures.verdict(
+        'first copy >= 0.8x qemu-img throughput, every image',
+        value >= 0.8, f'worst {worst["name"]} {value:.2f}x, IQR {spread}'))
+    by_name = {r['name']: r for r in imgs}
+    big, small = by_name['1024 MiB qcow2'], by_name['256 MiB qcow2']
+    value, spread = figures.ratio(big['cached'], small['cached'])
+    lines.append(figures.verdict(
+        'cached create-from-image 1 GiB / 256 MiB time <= 1.5',
+        value <= 1.5, f'{value:.2f}, IQR {spread}'))
+    worst_cached = max(max(r['cached']) for r in imgs)
+    lines.append(figures.verdict(
+        'cached create-from-image under 1 s', worst_cached < 1,
+        f'max {worst_cached * 1000:.0f} ms'))
     return lines
 
 
@@ -439,49 +552,13 @@ def run() -> list[str]:
         total = time.perf_counter() - started
         emu_mode = bench.emu.device_mode
     lines.append(f'== Cinder driver: ours vs in-tree (cinder 29), emulator '
-                 f'devices: {emu_mode}, median of {REPEAT} ==')
-    lines += _table(
-        [(name, oc, uc, f'{ot * 1000:.1f}', f'{ut * 1000:.1f}',
-          f'{ot / ut:.2f}' if ut else '-')
-         for name, oc, uc, ot, ut in ops],
-        ('operation', 'calls ours', 'calls upstream', 'ms ours',
-         'ms upstream', 'time ours/upstream'))
-    worse = [name for name, oc, uc, *_ in ops if oc > uc]
-    lines.append('verdict API calls <= upstream for every operation: ' + (
-        'MET' if not worse else 'NOT MET (' + ', '.join(worse) + ')'))
-    by_name = {row[0]: row for row in ops}
-    for name, want in (('delete detached', 1), ('revert', 1)):
-        got = by_name[name][1]
-        lines.append(f'verdict {name} in {want} API call: '
-                     f'{"MET" if got <= want else "NOT MET"} ({got})')
+                 f'devices: {emu_mode}, median of {REPEAT} interleaved ==')
+    lines += _ops_report(ops)
     lines.append('')
-    lines.append('== Create volume from image (ours) vs bare qemu-img '
-                 'convert into an emulator device ==')
-    lines += _table(
-        [(name, f'{raw_t:.2f}', f'{cinder_t:.2f}', f'{first_t:.2f}', first_c,
-          f'{raw_t / first_t:.2f}', f'{cinder_t / first_t:.2f}',
-          f'{cached_t * 1000:.0f}', cached_c)
-         for name, raw_t, first_t, first_c, cached_t, cached_c, cinder_t
-         in imgs],
-        ('image', 's qemu-img', 's cinder fetch', 's first', 'calls',
-         'x qemu-img', 'x cinder', 'ms cached', 'calls cached'))
-    lines.append('(s qemu-img: bare qemu-img convert of the local image '
-                 'file; s cinder fetch: Cinder\'s fetch_to_raw, the '
-                 'in-tree driver\'s path, download to a temporary file + '
-                 'qemu-img; s first: ours end to end incl. VolumeCreate, '
-                 'attach, detach, cache snapshot; x = throughput ratio)')
-    cached_all = [row[4] for row in imgs]
-    qcow = [row for row in imgs if 'qcow2' in row[0]]
-    flat = max(r[4] for r in qcow) / max(min(r[4] for r in qcow), 1e-6)
-    lines.append('verdict cached create-from-image under 1 s: ' + (
-        'MET' if max(cached_all) < 1 else 'NOT MET') +
-        f' (max {max(cached_all) * 1000:.0f} ms)')
-    lines.append('verdict cached create-from-image flat in image size: ' + (
-        'MET' if flat < 2 else 'NOT MET') +
-        f' (1 GiB / 256 MiB = {flat:.2f})')
-    worst = min(row[1] / row[2] for row in imgs)
-    lines.append('verdict first copy >= 0.8x qemu-img throughput: ' + (
-        'MET' if worst >= 0.8 else 'NOT MET') + f' (worst {worst:.2f})')
+    lines.append(f'== Create volume from image (ours) vs bare qemu-img '
+                 f'convert into a fresh emulator volume, median of '
+                 f'{FIRST_REPEAT} interleaved (cached: {CACHED_REPEAT}) ==')
+    lines += _images_report(imgs)
     lines.append(f'bench_driver took {total:.1f} s')
     return lines
 

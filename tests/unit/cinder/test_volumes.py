@@ -13,7 +13,10 @@
 # under the License.
 """Volumes, snapshots, clones, reverts, migration renames, deletion."""
 
+import time
+
 from cinder import exception
+from cinder import objects
 import ddt
 
 from storpool_openstack.cinder import deferred
@@ -314,6 +317,44 @@ class VolumeTestCase(base.DriverTestCase):
             orig, {'host': 'h', 'storpool_client_id': 3})
         self.assertEqual(new.id, conn['data']['volume'])
 
+    def _migrated(self):
+        """`orig` after a same-cluster migration that kept _name_id."""
+        orig = self.volume(size=1)
+        new = self.volume(size=2)
+        self.driver.create_volume(orig)
+        self.driver.create_volume(new)
+        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
+                                                 'available')
+        self.assertEqual({'_name_id': new.id}, res)
+        orig.update(res)
+        orig.save()
+        # As Cinder's manager gets it: the snapshot without its volume.
+        snap = objects.Snapshot.get_by_id(self.ctxt,
+                                          self.snapshot(orig).id)
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+        self.clear_calls()
+        return new, snap
+
+    def assert_snapshot_of(self, volume, snap):
+        # The migrated data, not the stale source that still has the
+        # original name until Cinder deletes it.
+        self.assertEqual(self.vname(volume), self.snapshots()[
+            self.sname(snap)]['onVolume'])
+        self.assertEqual(['VolumeSnapshot'], self.queries())
+
+    def test_snapshot_after_migration_without_a_volume_load(self):
+        new, snap = self._migrated()
+        self.driver.create_snapshot(snap)
+        self.assert_snapshot_of(new, snap)
+        # The driver knew where the data is: no database load.
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+
+    def test_snapshot_of_a_volume_not_seen_since_start(self):
+        new, snap = self._migrated()
+        self.make_driver().create_snapshot(snap)
+        self.assert_snapshot_of(new, snap)
+        self.assertTrue(snap.obj_attr_is_set('volume'))
+
     def test_get_pool(self):
         self.assertEqual('default', self.driver.get_pool(self.volume()))
 
@@ -397,19 +438,56 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         self.driver._api.volumes_reassign(
             [{'volume': self.vname(vol), 'detach': 'all'}])
 
-    def test_stats_refresh_reaps_expired(self):
-        vol = self.volume()
-        self.driver.create_volume(vol)
-        old = deferred.snapshot_name(vol.id, self.prefix, 1000)
-        self.driver._api.snapshot_create(
-            self.vname(vol), {'name': old, 'tags': {deferred.TAG: '1000'}})
-        self.clear_calls()
-        self.driver.get_volume_stats(refresh=True)
-        self.assertEqual(['VolumeTemplatesStatus', 'DisksList',
-                          'SnapshotsList', 'SnapshotDelete'], self.queries())
-        self.assertEqual({}, self.snapshots())
-        # Rate-limited: the next refresh does not list again.
+    def _expired(self, count: int) -> list[str]:
+        """`count` deferred deletions, due long ago; their names."""
+        names = []
+        for _ in range(count):
+            vol = self.volume()
+            self.driver.create_volume(vol)
+            name = deferred.snapshot_name(vol.id, self.prefix, 1000)
+            self.driver._api.snapshot_create(
+                self.vname(vol), {'name': name,
+                                  'tags': {deferred.TAG: '1000'}})
+            self.driver._api.volume_delete(self.vname(vol))
+            names.append(name)
+        return names
+
+    def test_stats_refresh_does_not_reap(self):
+        self._expired(1)
         self.clear_calls()
         self.driver.get_volume_stats(refresh=True)
         self.assertEqual(['VolumeTemplatesStatus', 'DisksList'],
                          self.queries())
+        self.assertEqual(1, len(self.snapshots()))
+
+    def test_purge_task_deletes_a_batch_per_run(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=2,
+                               storpool_deferred_delete_purge_interval=3600,
+                               storpool_deferred_delete_purge_batch=2)
+        names = sorted(self._expired(3))
+        self.clear_calls()
+        drv.check_for_setup_error()
+        self.addCleanup(drv._reaper.stop)
+        self.assertTrue(drv._reaper.running)
+        # The looping call runs its first round at once (a green thread
+        # under Cinder's test monkey-patching): wait for it, not longer.
+        deadline = time.monotonic() + 10
+        while len(self.snapshots()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(['VolumeTemplatesList', 'SnapshotsList',
+                          'SnapshotDelete', 'SnapshotDelete'],
+                         self.queries())
+        [left] = self.snapshots()
+        self.assertIn(left, names)
+        # The next run (an hour later) takes the rest.
+        self.assertEqual([left], drv._reaper.run_once())
+        self.assertEqual({}, self.snapshots())
+        # Starting twice keeps one task.
+        timer = drv._reaper._timer
+        drv.check_for_setup_error()
+        self.assertIs(timer, drv._reaper._timer)
+
+    def test_no_purge_task_without_deferred_deletion(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=0)
+        drv.check_for_setup_error()
+        self.assertIsNone(drv._reaper)

@@ -112,8 +112,10 @@ class TestDeferred(base.CLITestCase):
             f'{utc(old_at + 24 * HOUR)}  {old}',
             f'{VOL_NEW}  2 GiB  {utc(new_at)}  '
             f'{utc(new_at + 24 * HOUR)} (in 22 h)  {new}',
-            '2 volume(s), 3 GiB; 1 due: cinder-volume deletes them within '
-            '5 min while it runs, 16 at a time',
+            '2 volume(s), 3 GiB; 1 due: cinder-volume deletes them while '
+            'it runs, every storpool_deferred_delete_purge_interval '
+            'seconds (default 60), up to '
+            'storpool_deferred_delete_purge_batch (default 100) at a time',
             'to get a volume back, create a StorPool volume from its '
             'snapshot before then and "cinder manage" it',
         ], res.out.splitlines())

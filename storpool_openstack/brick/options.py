@@ -29,8 +29,8 @@ connector_opts = [
                help='The StorPool configuration file to read (SP_OURID, '
                     'SP_API_HTTP_HOST, SP_API_HTTP_PORT, SP_AUTH_TOKEN, '
                     'SP_OPENSTACK_VOLUME_PREFIX). Unset: /etc/storpool.conf '
-                    'and /etc/storpool.conf.d/*.conf, as every StorPool '
-                    'tool reads them.'),
+                    'and every .conf file in /etc/storpool.conf.d, as every '
+                    'StorPool tool reads them.'),
     cfg.StrOpt('attach_state_file',
                default=attach_state.DEFAULT_PATH,
                help='The JSON file that records which OpenStack users of '

@@ -36,6 +36,7 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from storpool_openstack.brick import device
 from storpool_openstack.nova import volume as sp_volume
+from tests import compat
 from tests.unit.brick import base as brick_base
 
 MiB = brick_base.MiB
@@ -125,7 +126,8 @@ class TestConfig(StorPoolNovaTestCase):
         info = _connection_info()
         info['data']['device_path'] = self.path
 
-        conf = drv._get_volume_config(info, self.disk_info)
+        conf = compat.get_volume_config(drv, self.inst_a, info,
+                                        self.disk_info)
 
         self.assertIsInstance(drv._get_volume_driver(info),
                               sp_volume.LibvirtStorPoolVolumeDriver)

@@ -270,15 +270,14 @@ class TestLibvirtDomain(StorPoolNovaTestCase):
 
     def setUp(self):
         super().setUp()
-        try:
-            import libvirt
-        except ImportError as exc:
+        if compat.LIBVIRT is None:
             self.skipTest(
-                f'libvirt-python is not installed ({exc}); install it with '
+                f'libvirt-python is not installed '
+                f'({compat.LIBVIRT_IMPORT_ERROR}); install it with '
                 f'`apt-get install -y libvirt-dev pkg-config && pip install '
                 f'libvirt-python` to run this test')
-        self.libvirt = libvirt
-        self.conn = libvirt.open('test:///default')
+        self.libvirt = compat.LIBVIRT
+        self.conn = self.libvirt.open('test:///default')
         self.addCleanup(self.conn.close)
 
     def _define(self, name, disk_xml):

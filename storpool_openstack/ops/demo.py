@@ -180,7 +180,12 @@ class Demo:
             self.console.print('demo: FAILED: ' + (lines[-1] if lines
                                                    else 'unknown error'),
                                err=True)
-            for line in lines[-12:-1]:
+            shown = lines[-12:-1]
+            if len(lines) > 12:
+                # The headline (e.g. "storpool-emulator did not start")
+                # even when a long stderr (warnings) follows it.
+                shown = [lines[0], '...'] + shown
+            for line in shown:
                 self.console.print('    ' + line, err=True)
         if leftovers:
             self.console.print('demo: FAILED: loop devices left behind: '

@@ -180,12 +180,10 @@ class Demo:
             self.console.print('demo: FAILED: ' + (lines[-1] if lines
                                                    else 'unknown error'),
                                err=True)
-            shown = lines[-12:-1]
-            if len(lines) > 12:
-                # The headline (e.g. "storpool-emulator did not start")
-                # even when a long stderr (warnings) follows it.
-                shown = [lines[0], '...'] + shown
-            for line in shown:
+            # 30 lines: enough to keep the headline (e.g. "storpool-emulator
+            # did not start") above a stderr that starts with eventlet's
+            # 10-line deprecation warning (eventlet 0.41, OpenStack 2026.1).
+            for line in lines[-30:-1]:
                 self.console.print('    ' + line, err=True)
         if leftovers:
             self.console.print('demo: FAILED: loop devices left behind: '

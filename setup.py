@@ -12,8 +12,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+# Everything is in pyproject.toml; this is for tools that still run
+# setup.py themselves.
 import setuptools
 
-setuptools.setup(
-    setup_requires=['pbr>=6.0.0'],
-    pbr=True)
+setuptools.setup()

@@ -13,7 +13,9 @@
 # under the License.
 """StorPool block storage for OpenStack."""
 
-import pbr.version
+import importlib.metadata
 
-version_info = pbr.version.VersionInfo('storpool-openstack')
-__version__ = version_info.version_string()
+try:
+    __version__ = importlib.metadata.version('storpool-openstack')
+except importlib.metadata.PackageNotFoundError:  # a tree on sys.path only
+    __version__ = 'unknown'

@@ -21,8 +21,9 @@ that one cinder-volume can serve several StorPool clusters.
 
 from oslo_config import cfg
 
-from cinder.volume import configuration
-
+# cinder.volume.SHARED_CONF_GROUP, written out so that the
+# options (and the docs' configuration reference) load without Cinder.
+SHARED_CONF_GROUP = 'backend_defaults'
 DEFAULT_CONFIG_FILE = '/etc/storpool.conf'
 DEFAULT_ATTACH_STATE_FILE = \
     '/var/spool/openstack-storpool/openstack-attach.json'
@@ -52,7 +53,7 @@ storpool_opts = [
                default=DEFAULT_CONFIG_FILE,
                help='The StorPool configuration file to read the API '
                     'endpoint, token, volume prefix and client ids from; '
-                    'the *.conf files in "<file>.d" are read after it.'),
+                    'every .conf file in "<file>.d" is read after it.'),
     cfg.StrOpt('storpool_api_host',
                default=None,
                help='The address of the StorPool API; overrides '
@@ -174,12 +175,12 @@ def register(conf: cfg.ConfigOpts = cfg.CONF) -> None:
     """
     for opt in storpool_opts + storpool_iscsi_opts:
         try:
-            conf.register_opt(opt, group=configuration.SHARED_CONF_GROUP)
+            conf.register_opt(opt, group=SHARED_CONF_GROUP)
         except cfg.DuplicateOptError:
             pass
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """For oslo-config-generator (entry point storpool_openstack.cinder)."""
-    return [(configuration.SHARED_CONF_GROUP,
+    return [(SHARED_CONF_GROUP,
              list(storpool_opts) + list(storpool_iscsi_opts))]

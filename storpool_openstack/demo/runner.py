@@ -149,7 +149,10 @@ class Demo:
             self.console.print('demo: FAILED: ' + (lines[-1] if lines
                                                    else 'unknown error'),
                                err=True)
-            for line in lines[-12:-1]:
+            # 30 lines: enough to keep the headline (e.g. "storpool-emulator
+            # did not start") above a stderr that starts with eventlet's
+            # 10-line deprecation warning (eventlet 0.41, OpenStack 2026.1).
+            for line in lines[-30:-1]:
                 self.console.print('    ' + line, err=True)
         if leftovers:
             self.console.print('demo: FAILED: loop devices left behind: '

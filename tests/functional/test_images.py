@@ -93,7 +93,9 @@ class _ImageTestBase(base.StorPoolFunctionalTestBase):
             'image_name': f'up-{disk_format}', 'disk_format': disk_format,
             'container_format': 'bare', 'force': False}}, status=(202,))
         image_id = resp.json()['os-volume_upload_image']['image_id']
-        self.wait_volume(volume_id)
+        # A 1 GiB qemu-img copy into the image store: on a loaded 2-core
+        # CI machine it has taken more than the default 60 s.
+        self.wait_volume(volume_id, timeout=300)
         return self.glance.show(None, image_id)
 
     def uploaded_raw(self, image: dict) -> bytes:

@@ -36,6 +36,7 @@ from oslo_utils.fixture import uuidsentinel as uuids
 
 from storpool_openstack.brick import device
 from storpool_openstack.nova import volume as sp_volume
+from tests import compat
 from tests.unit.brick import base as brick_base
 
 MiB = brick_base.MiB
@@ -126,7 +127,8 @@ class TestConfig(StorPoolNovaTestCase):
         info = _connection_info()
         info['data']['device_path'] = self.path
 
-        conf = drv._get_volume_config(info, self.disk_info)
+        conf = compat.get_volume_config(drv, self.inst_a, info,
+                                        self.disk_info)
 
         self.assertIsInstance(drv._get_volume_driver(info),
                               sp_volume.LibvirtStorPoolVolumeDriver)
@@ -269,15 +271,14 @@ class TestLibvirtDomain(StorPoolNovaTestCase):
 
     def setUp(self):
         super().setUp()
-        try:
-            import libvirt
-        except ImportError as exc:
+        if compat.LIBVIRT is None:
             self.skipTest(
-                f'libvirt-python is not installed ({exc}); install it with '
+                f'libvirt-python is not installed '
+                f'({compat.LIBVIRT_IMPORT_ERROR}); install it with '
                 f'`apt-get install -y libvirt-dev pkg-config && pip install '
                 f'libvirt-python` to run this test')
-        self.libvirt = libvirt
-        self.conn = libvirt.open('test:///default')
+        self.libvirt = compat.LIBVIRT
+        self.conn = self.libvirt.open('test:///default')
         self.addCleanup(self.conn.close)
 
     def _define(self, name, disk_xml):

@@ -28,8 +28,13 @@ import json
 import os
 import typing
 
+from oslo_log import log as logging
+
+from storpool_openstack.emulator import accounting
 from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import model
+
+LOG = logging.getLogger(__name__)
 
 FILE = 'cluster.json'
 VERSION = 1
@@ -51,6 +56,11 @@ def _objects(store: sp_data.DataStore) -> dict:
             for oid, obj in store._objs.items()}
 
 
+def _public(rec: model._Record) -> dict:
+    """A record's own fields (not the bookkeeping of accounting.Index)."""
+    return {k: v for k, v in vars(rec).items() if not k.startswith('_')}
+
+
 def dump(cluster: model.Cluster) -> dict:
     """The cluster as plain JSON data (under its lock)."""
     with cluster.lock:
@@ -58,7 +68,7 @@ def dump(cluster: model.Cluster) -> dict:
             'version': VERSION,
             'generation': cluster.generation,
             'nextVolumeId': cluster._next_vid,
-            'records': [dict(vars(rec)) for rec in cluster.by_vid.values()],
+            'records': [_public(rec) for rec in cluster.by_vid.values()],
             'templates': list(cluster.templates.values()),
             'clients': {str(c): s for c, s in cluster.clients.items()
                         if c != cluster.client_id},
@@ -123,12 +133,20 @@ def _restore(cluster: model.Cluster, state: dict) -> None:
     with cluster.lock:
         store._objs = objects
         store._seq = int(state['data']['seq'])
-        cluster.volumes, cluster.snapshots, cluster.by_vid = {}, {}, {}
+        store.on_alloc = None
+        for oid in objects:
+            store.refresh(oid)
+        cluster.volumes, cluster.snapshots = {}, {}
+        # Counters from scratch, as Cluster._init_state makes them: every
+        # object first counts as unowned, then as its record's.
+        cluster.by_vid = accounting.Index(store.allocated, store.ids())
+        store.on_alloc = cluster.by_vid.alloc_changed
         for item in state['records']:
             rec = model._Record(item['kind'], item['name'], item['vid'],
                                 item['gid'], item['size'], item['data'])
             for key, value in item.items():
-                setattr(rec, key, value)
+                if not key.startswith('_'):
+                    setattr(rec, key, value)
             cluster.by_vid[rec.vid] = rec
             if rec.is_snapshot:
                 cluster.snapshots[rec.name] = rec
@@ -157,8 +175,17 @@ class Saver:
         self.saved = cluster.generation
 
     def __call__(self) -> None:
-        if self.cluster.generation != self.saved:
+        if self.cluster.generation == self.saved:
+            return
+        try:
             with self.cluster.lock:
                 generation = self.cluster.generation
                 save(self.cluster, self.state_dir)
-            self.saved = generation
+        except Exception:
+            # Runs in the server loop: an exception here would stop the
+            # emulator answering.  Log it and try again after the next
+            # change.
+            LOG.exception('could not save the cluster in %s',
+                          self.state_dir)
+            return
+        self.saved = generation

@@ -126,3 +126,33 @@ class AccountingTestCase(oslo_base.BaseTestCase):
         cl.reset()
         self.assert_counted()
         self.assertEqual(0, cl.by_vid.raw)
+
+
+class PersistedCountersTestCase(AccountingTestCase):
+    """emulator.persist with the kept counters (both merged at once)."""
+
+    def test_save_and_restore_keep_the_counters(self):
+        from storpool_openstack.emulator import persist
+        cl = self.cl
+        cl.volume_create({'name': 'v1', 'size': 4 * MiB, 'template': 'a'})
+        cl.volumes_reassign([{'volume': 'v1', 'rw': [cl.client_id]}])
+        self.write('v1', MiB)
+        cl.volume_snapshot('v1', {'name': 's1'})
+        cl.volume_create({'name': 'c1', 'parent': 's1', 'template': 'b'})
+        # The records carry the index's bookkeeping; the saved state must
+        # not (json.dumps of it failed and stopped the server loop).
+        persist.save(cl, cl.state_dir)
+        cl.volumes_reassign([{'volume': 'v1', 'detach': [cl.client_id]}])
+        before = recount(cl)
+
+        tmp = os.path.dirname(cl.state_dir)
+        again = model.Cluster(cl.state_dir, dev_dir=os.path.join(tmp, 'd2'),
+                              device_mode='file',
+                              templates='a:3:default,b:2:ssd')
+        self.addCleanup(again.close)
+        self.assertTrue(persist.load(again, cl.state_dir))
+        self.cl = again
+        self.assert_counted()
+        self.assertEqual(before[0], recount(again)[0])
+        again.volume_delete('c1')
+        self.assert_counted()

@@ -87,6 +87,21 @@ class LocalClients(object):
     def holders(self, name: str) -> typing.List[int]:
         return self.primary.holders(name)
 
+    @property
+    def ignored_holders(self) -> typing.Callable[[], typing.Set[int]]:
+        """Processes that hold devices open but are no native user.
+
+        (The emulator's tgtd.)  Set once, it applies to every local
+        client's devices, those added later included.
+        """
+        return self.primary.ignored_holders
+
+    @ignored_holders.setter
+    def ignored_holders(self,
+                        pids: typing.Callable[[], typing.Set[int]]) -> None:
+        for mgr in self.managers():
+            mgr.ignored_holders = pids
+
     def attach(self, name: str, global_id: str, backing: str,
                readonly: bool) -> typing.Optional[sp_devices.Device]:
         return self.attach_for(self.client_id, name, global_id, backing,
@@ -101,8 +116,9 @@ class LocalClients(object):
         if client_id in self._by_client:
             raise ValueError('client %d already has its devices under %s' %
                              (client_id, self._by_client[client_id].dev_dir))
-        self._by_client[client_id] = sp_devices.DeviceManager(
-            dev_dir, self.primary.mode, client_id)
+        mgr = sp_devices.DeviceManager(dev_dir, self.primary.mode, client_id)
+        mgr.ignored_holders = self.primary.ignored_holders
+        self._by_client[client_id] = mgr
 
     def for_client(self, client_id: int
                    ) -> typing.Optional[sp_devices.DeviceManager]:

@@ -133,8 +133,13 @@ class TestSamplesCommand(base.CLITestCase):
                 as fobj:
             self.assertEqual(fobj.read(), res.out)
 
-    def test_setup_cfg_installs_every_sample(self):
-        with open(os.path.join(ROOT, 'setup.cfg')) as fobj:
-            text = fobj.read()
+    def test_pyproject_installs_every_sample(self):
+        import tomllib
+        with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as fobj:
+            data_files = tomllib.load(fobj)['tool']['setuptools'][
+                'data-files']
+        installed = {os.path.join(target, os.path.basename(src)): src
+                     for target, srcs in data_files.items() for src in srcs}
         for rel in samples.SAMPLES.values():
-            self.assertIn('etc/' + rel, text)
+            dest = os.path.join('share/storpool-openstack', rel)
+            self.assertEqual('etc/' + rel, installed.get(dest), dest)

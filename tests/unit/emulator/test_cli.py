@@ -168,7 +168,7 @@ class CLITestCase(oslo_base.BaseTestCase):
 
     def test_version(self) -> None:
         res = subprocess.run(
-            [sys.executable, '-m', 'storpool_openstack.cmd.emulator',
+            [sys.executable, '-m', 'storpool_openstack.emulator.cli',
              '--version'], capture_output=True, text=True, timeout=60,
             check=False)
         self.assertEqual(0, res.returncode, res.stderr)

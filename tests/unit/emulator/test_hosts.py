@@ -105,7 +105,7 @@ class LocalClientsTest(oslo_base.BaseTestCase):
         self.reassign(detach=[1])
 
     def test_extra_client_command_line_is_checked(self):
-        from storpool_openstack.cmd import emulator as emu_cmd
+        from storpool_openstack.emulator import cli as emu_cmd
 
         for bad in ('2', 'x:/tmp', '1:/tmp', '5000:/tmp', '2:'):
             self.assertRaises(SystemExit, emu_cmd.parse_args,

@@ -71,6 +71,7 @@ from oslo_log import log as logging
 from oslo_utils import units
 
 from storpool_openstack.cinder import deferred
+from storpool_openstack.cinder import export
 from storpool_openstack.cinder import image
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
@@ -97,7 +98,8 @@ def _gib(nbytes: int) -> int:
 
 
 @interface.volumedriver
-class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
+class StorPoolDriver(export.SnapshotExportMixin, image.ImageMixin,
+                     driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
     Version history:
@@ -212,14 +214,21 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def _replication(self) -> int:
         return self._opt('storpool_replication') or 3
 
-    def _volume_create_desc(self, volume: Any, *,
-                            derived: bool = False) -> dict[str, Any]:
-        """The whole VolumeCreate request for a new Cinder volume."""
+    def _volume_create_desc(self, volume: Any, *, derived: bool = False,
+                            source: Any = None) -> dict[str, Any]:
+        """The whole VolumeCreate request for a new Cinder volume.
+
+        `source`: the volume a derived one copies (its type's tags are
+        cleared unless the new type sets them).
+        """
         pol = self._volume_policy(volume, volume.size)
         desc = {'name': self._vol_name(volume),
                 'size': volume.size * units.Gi}
+        source_tags = (policy.tag_names(policy.volume_specs(source)[0])
+                       if source is not None else None)
         desc.update(policy.create_fields(pol, self._replication(),
-                                         derived=derived))
+                                         derived=derived,
+                                         source_tags=source_tags))
         return desc
 
     def get_pool(self, volume: Any) -> str:
@@ -237,7 +246,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     def create_volume_from_snapshot(self, volume: Any,
                                     snapshot: Any) -> None:
         """One VolumeCreate: parent, size (may be bigger), type policy."""
-        desc = self._volume_create_desc(volume, derived=True)
+        desc = self._volume_create_desc(volume, derived=True,
+                                        source=snapshot.volume)
         desc['parent'] = self._snap_name(snapshot)
         try:
             self._api.volume_create(desc)
@@ -253,7 +263,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         StorPool copies the source through a transient snapshot of its
         own, so nothing is left behind whatever the templates.
         """
-        desc = self._volume_create_desc(volume, derived=True)
+        desc = self._volume_create_desc(volume, derived=True,
+                                        source=src_vref)
         desc['baseOn'] = self._vol_name(src_vref)
         try:
             self._api.volume_create(desc)
@@ -289,7 +300,7 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
         name = self._vol_name(volume)
         hours = self._opt('storpool_deferred_delete_hours') or 0
         kept = None
-        if hours > 0:
+        if hours > 0 and not _temporary(volume):
             with translated('keep (deferred deletion)', volume_id=volume.id,
                             sp_name=name):
                 # Named by the Cinder id, the one the operator knows.
@@ -962,6 +973,15 @@ def _missing(err: sp_exc.StorPoolError, source: str, kind: str) -> str:
     if isinstance(err, sp_exc.NotFound) and source in (err.desc or ''):
         return kind
     return 'template'
+
+
+def _temporary(volume: Any) -> bool:
+    """A volume Cinder made for itself (use_quota False: a backup's clone).
+
+    Never kept by deferred deletion: nobody deleted user data.
+    """
+    is_set = getattr(volume, 'obj_attr_is_set', None)
+    return bool(is_set and is_set('use_quota') and volume.use_quota is False)
 
 
 def _is_attached_error(err: sp_exc.APIError) -> bool:

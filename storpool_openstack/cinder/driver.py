@@ -70,6 +70,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import units
 
+from storpool_openstack.cinder import capabilities
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import export
 from storpool_openstack.cinder import image
@@ -98,7 +99,8 @@ def _gib(nbytes: int) -> int:
 
 
 @interface.volumedriver
-class StorPoolDriver(export.SnapshotExportMixin, image.ImageMixin,
+class StorPoolDriver(export.SnapshotExportMixin,
+                     capabilities.CapabilitiesMixin, image.ImageMixin,
                      driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
@@ -159,6 +161,12 @@ class StorPoolDriver(export.SnapshotExportMixin, image.ImageMixin,
                     'backend': self._backend_name(), 'err': err,
                     'path': self._config_paths()[0]})
         self._sp_config = cfg_
+        if self._opt('storpool_multiattach'):
+            LOG.warning('StorPool backend %(backend)s: storpool_multiattach '
+                        'is ignored: %(why)s', {
+                            'backend': self._backend_name(),
+                            'why': capabilities.multiattach_reason(
+                                constants.STORPOOL)})
         self._api = sp_api.StorPoolAPI(
             cfg_, timeout=self._opt('storpool_api_timeout'),
             retries=self._opt('storpool_api_retries'))
@@ -596,7 +604,8 @@ class StorPoolDriver(export.SnapshotExportMixin, image.ImageMixin,
             'QoS_support': True,
             'thin_provisioning_support': True,
             'thick_provisioning_support': False,
-            'multiattach': bool(self._opt('storpool_multiattach')),
+            'multiattach': capabilities.multiattach_supported(
+                constants.STORPOOL),
         }
         pool = {
             'pool_name': POOL,

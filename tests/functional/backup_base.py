@@ -165,7 +165,7 @@ class BackupTestBase(base.StorPoolFunctionalTestBase):
         return self.api.api_get(f'/backups/{backup_id}')['backup']
 
     def wait_backup(self, backup_id: str, *, status: str = 'available',
-                    timeout: float = 120) -> dict:
+                    timeout: float = 600) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             backup = self.get_backup(backup_id)
@@ -189,7 +189,7 @@ class BackupTestBase(base.StorPoolFunctionalTestBase):
         return restored['volume_id']
 
     def delete_backup(self, backup_id: str, *, force: bool = False,
-                      timeout: float = 120) -> None:
+                      timeout: float = 600) -> None:
         if force:
             self.post(f'/backups/{backup_id}/action',
                               {'os-force_delete': {}})

@@ -208,7 +208,8 @@ class _BackupModes(_Helpers):
         name = self.vol_name(vol['id'])
         # The guest keeps its disk open, as qemu does.
         guest = os.open(dev['path'], os.O_RDONLY)
-        self.addCleanup(os.close, guest)
+        self.addCleanup(lambda: guest_open and os.close(guest))
+        guest_open = True
         mark = self.emu_mark()
 
         backup = self.create_backup(vol['id'], force=True)
@@ -234,6 +235,8 @@ class _BackupModes(_Helpers):
         self.assert_no_temporary_objects(keep_volumes=[vol['id']],
                                          keep_snaps=[snap['id']])
 
+        os.close(guest)
+        guest_open = False
         nova.disconnect_volume(props, dev)
         self.assertEqual({}, self.attach_state())
         self.detach_from_instance(att['id'], vol['id'])

@@ -24,10 +24,12 @@ message.
 
 import json
 import os
+import shutil
 import socket
 
 import ddt
 
+from storpool_openstack.brick import os_brick_patch
 from tests.unit.cmd import base
 
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
@@ -47,6 +49,7 @@ class TestDoctor(base.CLITestCase):
         self.dev_root = self.emu.dev_dir
         os.makedirs(os.path.join(self.dev_root, 'storpool'), exist_ok=True)
         self.nova = self.nova_driver_copy(patched=True)
+        self.os_brick = self.os_brick_copy(patched=True)
         self.cinder_conf = self.write_cinder_conf()
 
     def write_cinder_conf(self, **options) -> str:
@@ -65,6 +68,7 @@ class TestDoctor(base.CLITestCase):
                 '--attach-state-file', self.state,
                 '--dev-root', self.dev_root,
                 '--nova-driver-file', self.nova,
+                '--os-brick-file', self.os_brick,
                 '--cinder-conf', self.cinder_conf,
                 '--group', 'root', '--api-timeout', '5']
         if json_out:
@@ -88,7 +92,8 @@ class TestDoctor(base.CLITestCase):
             {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
              'client': 'pass', 'cinder-conf': 'pass', 'templates': 'pass',
              'attach-file': 'pass', 'attach-sync': 'pass',
-             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
+             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass',
+             'os-brick': 'pass'},
             {n: c['status'] for n, c in checks.items()})
         self.assertIn('client id 1', checks['our-id']['message'])
         self.assertIn('hybrid exist', checks['templates']['message'])
@@ -104,10 +109,10 @@ class TestDoctor(base.CLITestCase):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(12, len(lines), res)
+        self.assertEqual(13, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
-                            for line in lines[:11]), res)
-        self.assertEqual('11 passed, 0 failed, 0 skipped: all good',
+                            for line in lines[:12]), res)
+        self.assertEqual('12 passed, 0 failed, 0 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):
@@ -186,6 +191,20 @@ class TestDoctor(base.CLITestCase):
         self.assertIn(f'{self.nova} is not patched', check['message'])
         self.assertIn(f'add-storpool-nova-driver --file {self.nova}',
                       check['fix'])
+
+    def os_brick_copy(self, patched: bool) -> str:
+        path = os.path.join(self.tmp, 'os_brick_connector.py')
+        shutil.copy(os_brick_patch.find_connector_file(), path)
+        if patched:
+            os_brick_patch.patch(path)
+        return path
+
+    def test_unpatched_os_brick(self):
+        self.os_brick = self.os_brick_copy(patched=False)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('os-brick', checks, res)
+        self.assertIn(os_brick_patch.INTREE, check['message'])
+        self.assertIn('storpool-openstack os-brick', check['fix'])
 
     def test_nova_file_missing_is_skipped(self):
         res, checks = self.doctor('--nova-driver-file',

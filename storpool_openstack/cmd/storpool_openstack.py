@@ -326,7 +326,8 @@ def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
         **_storpool_source(args),
         attach_state_file=args.attach_state_file,
         dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
-        os_brick_file=args.os_brick_file, cinder_conf=args.cinder_conf, templates=tuple(args.templates),
+        os_brick_file=args.os_brick_file, cinder_conf=args.cinder_conf,
+        templates=tuple(args.templates),
         api_timeout=args.api_timeout, group=args.group)
     report = doctor.Doctor(opts, secret_sink=console.add_secret).run()
     if args.json:

@@ -550,7 +550,6 @@ class Doctor:
                      f'{res.returncode}: {said}',
                      'see "add-storpool-nova-driver --help" (exit codes)')
 
-
     def check_os_brick(self) -> Check:
         """cinder-backup attaches through os-brick's factory: ours?"""
         title = 'os-brick STORPOOL connector is this package\'s'

@@ -28,11 +28,11 @@ import os
 import time
 from unittest import mock
 
-import fixtures
 # Imported for its options (backup_posix_path, backup_file_size).
 from cinder.backup.drivers import posix  # noqa: F401
 from cinder import context as cinder_context
 from cinder.tests.functional.api import client
+import fixtures
 from os_brick.initiator import connector as brick_factory
 from oslo_config import cfg
 
@@ -183,7 +183,7 @@ class BackupTestBase(base.StorPoolFunctionalTestBase):
                        volume_id: str | None = None) -> str:
         body = {'restore': {'volume_id': volume_id} if volume_id else {}}
         restored = self.post(f'/backups/{backup_id}/restore',
-                                     body)['restore']
+                             body)['restore']
         self.wait_backup(backup_id)
         self.wait_volume(restored['volume_id'])
         return restored['volume_id']
@@ -192,7 +192,7 @@ class BackupTestBase(base.StorPoolFunctionalTestBase):
                       timeout: float = 600) -> None:
         if force:
             self.post(f'/backups/{backup_id}/action',
-                              {'os-force_delete': {}})
+                      {'os-force_delete': {}})
         else:
             self.api.api_delete(f'/backups/{backup_id}')
         deadline = time.monotonic() + timeout

@@ -70,7 +70,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import units
 
+from storpool_openstack.cinder import capabilities
 from storpool_openstack.cinder import deferred
+from storpool_openstack.cinder import export
 from storpool_openstack.cinder import image
 from storpool_openstack.cinder import iscsi
 from storpool_openstack.cinder import name_ids
@@ -100,7 +102,9 @@ def _gib(nbytes: int) -> int:
 
 
 @interface.volumedriver
-class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
+class StorPoolDriver(export.SnapshotExportMixin,
+                     capabilities.CapabilitiesMixin, iscsi.ISCSIMixin,
+                     image.ImageMixin,
                      driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
@@ -165,6 +169,12 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
                     'backend': self._backend_name(), 'err': err,
                     'path': self._config_paths()[0]})
         self._sp_config = cfg_
+        if self._opt('storpool_multiattach'):
+            LOG.warning('StorPool backend %(backend)s: storpool_multiattach '
+                        'is ignored: %(why)s', {
+                            'backend': self._backend_name(),
+                            'why': capabilities.multiattach_reason(
+                                constants.STORPOOL)})
         self._api = sp_api.StorPoolAPI(
             cfg_, timeout=self._opt('storpool_api_timeout'),
             retries=self._opt('storpool_api_retries'))
@@ -248,14 +258,21 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
     def _replication(self) -> int:
         return self._opt('storpool_replication') or 3
 
-    def _volume_create_desc(self, volume: Any, *,
-                            derived: bool = False) -> dict[str, Any]:
-        """The whole VolumeCreate request for a new Cinder volume."""
+    def _volume_create_desc(self, volume: Any, *, derived: bool = False,
+                            source: Any = None) -> dict[str, Any]:
+        """The whole VolumeCreate request for a new Cinder volume.
+
+        `source`: the volume a derived one copies (its type's tags are
+        cleared unless the new type sets them).
+        """
         pol = self._volume_policy(volume, volume.size)
         desc = {'name': self._vol_name(volume),
                 'size': volume.size * units.Gi}
+        source_tags = (policy.tag_names(policy.volume_specs(source)[0])
+                       if source is not None else None)
         desc.update(policy.create_fields(pol, self._replication(),
-                                         derived=derived))
+                                         derived=derived,
+                                         source_tags=source_tags))
         return desc
 
     def get_pool(self, volume: Any) -> str:
@@ -273,7 +290,8 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
     def create_volume_from_snapshot(self, volume: Any,
                                     snapshot: Any) -> None:
         """One VolumeCreate: parent, size (may be bigger), type policy."""
-        desc = self._volume_create_desc(volume, derived=True)
+        desc = self._volume_create_desc(volume, derived=True,
+                                        source=snapshot.volume)
         desc['parent'] = self._snap_name(snapshot)
         try:
             self._api.volume_create(desc)
@@ -289,7 +307,8 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
         StorPool copies the source through a transient snapshot of its
         own, so nothing is left behind whatever the templates.
         """
-        desc = self._volume_create_desc(volume, derived=True)
+        desc = self._volume_create_desc(volume, derived=True,
+                                        source=src_vref)
         desc['baseOn'] = self._vol_name(src_vref)
         try:
             self._api.volume_create(desc)
@@ -326,7 +345,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
         self._iscsi_forget(volume)
         hours = self._opt('storpool_deferred_delete_hours') or 0
         kept = None
-        if hours > 0:
+        if hours > 0 and not _temporary(volume):
             with translated('keep (deferred deletion)', volume_id=volume.id,
                             sp_name=name):
                 # Named by the Cinder id, the one the operator knows.
@@ -659,6 +678,11 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
 
     # Stats
 
+    def _storage_protocol(self) -> str:
+        """iSCSI when every initiator gets iSCSI, else StorPool's own."""
+        return constants.ISCSI if self._iscsi.everyone else \
+            constants.STORPOOL
+
     def _update_volume_stats(self) -> None:
         """Two API calls: templates status and disks."""
         backend = self._backend_name()
@@ -666,7 +690,7 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
             'volume_backend_name': backend,
             'vendor_name': 'StorPool',
             'driver_version': self.VERSION,
-            'storage_protocol': constants.STORPOOL,
+            'storage_protocol': self._storage_protocol(),
             'clone_across_pools': True,
             'sparse_copy_volume': True,
             'consistent_group_snapshot_enabled': True,
@@ -674,12 +698,11 @@ class StorPoolDriver(iscsi.ISCSIMixin, image.ImageMixin,
             'QoS_support': True,
             'thin_provisioning_support': True,
             'thick_provisioning_support': False,
-            # Safe over iSCSI only, so with iSCSI for every initiator.
-            'multiattach': bool(self._opt('storpool_multiattach')) or
-            self._iscsi.everyone,
+            # Off over the native protocol; on when every initiator
+            # gets iSCSI (capabilities.multiattach_supported decides).
+            'multiattach': capabilities.multiattach_supported(
+                self._storage_protocol()),
         }
-        if self._iscsi.everyone:
-            data['storage_protocol'] = constants.ISCSI
         pool = {
             'pool_name': POOL,
             'reserved_percentage': self._opt('reserved_percentage') or 0,
@@ -1044,6 +1067,15 @@ def _missing(err: sp_exc.StorPoolError, source: str, kind: str) -> str:
     if isinstance(err, sp_exc.NotFound) and source in (err.desc or ''):
         return kind
     return 'template'
+
+
+def _temporary(volume: Any) -> bool:
+    """A volume Cinder made for itself (use_quota False: a backup's clone).
+
+    Never kept by deferred deletion: nobody deleted user data.
+    """
+    is_set = getattr(volume, 'obj_attr_is_set', None)
+    return bool(is_set and is_set('use_quota') and volume.use_quota is False)
 
 
 def _is_attached_error(err: sp_exc.APIError) -> bool:

@@ -102,10 +102,14 @@ storpool_opts = [
                     'the driver deletes it for good (0: delete at once).'),
     cfg.BoolOpt('storpool_multiattach',
                 default=False,
-                help='Report the multiattach capability. StorPool does not '
-                     'support attaching one volume to several hosts over '
-                     'its native block protocol, so enable this only where '
-                     'that is known to be safe.'),
+                deprecated_for_removal=True,
+                deprecated_reason='StorPool does not support attaching one '
+                                  'volume to several hosts over its native '
+                                  'block protocol; the capability is off '
+                                  'there whatever this option says.',
+                help='Ignored (a warning is logged when set): the '
+                     'multiattach capability is decided by the transport, '
+                     'and is off over StorPool\'s native protocol.'),
 ]
 
 # iSCSI export (issue 15). The names and meanings are those of StorPool's

@@ -15,8 +15,10 @@
 
 A type's extra specs and back-end QoS specs become one `Policy`: the
 StorPool template (extra spec ``storpool_template``), the QoS class (extra
-spec ``storpool:qos_class``, set as the volume tag ``qc``) and the iops and
-bandwidth limits. The functions below turn a policy into the policy fields
+spec ``storpool:qos_class``, set as the volume tag ``qc``), other volume
+tags (``storpool:vc_policy`` for VolumeCare's ``vc-policy`` tag, and
+``storpool:tag:<name>=<value>`` for any other) and the iops and bandwidth
+limits. The functions below turn a policy into the policy fields
 of a VolumeCreate or a VolumeUpdate, so that every operation that places
 or changes a volume does it in the one request it makes anyway.
 
@@ -27,6 +29,7 @@ limit is in KiB per second (storpool.sptypes documents VolumeLimits.bw as
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 from cinder import exception
@@ -40,6 +43,22 @@ TEMPLATE_SPEC = 'storpool_template'
 QOS_CLASS_SPEC = 'storpool:qos_class'
 QOS_CLASS_TAG = 'qc'
 UNLIMITED = '-'
+VC_POLICY_SPEC = 'storpool:vc_policy'
+VC_POLICY_TAG = 'vc-policy'
+TAG_SPEC_PREFIX = 'storpool:tag:'
+# StorPool's rules for tag names and values (a value may be empty).
+_TAG_NAME = re.compile(r'^[A-Za-z0-9_\-.:]+$')
+_TAG_VALUE = re.compile(r'^[A-Za-z0-9_\-.:]*$')
+TAG_MAX = 199
+# Tags that others set on a volume: a type must not set or clear them.
+RESERVED_TAGS = {
+    QOS_CLASS_TAG: f'set it with the extra spec {QOS_CLASS_SPEC}',
+    'osvm': 'os-brick and Nova set it on attach',
+    'disk': 'os-brick and Nova set it on attach',
+    'deleted-at': 'deferred deletion sets it',
+    'keep-until': 'deferred deletion sets it',
+    'transient': 'StorPool clients use it for temporary snapshots',
+}
 BW_UNIT = units.Ki
 
 # Cinder QoS keys -> StorPool limit fields.
@@ -57,6 +76,8 @@ class Policy:
     iops: int | None = None
     bw: int | None = None
     per_gb: bool = False
+    # Other volume tags, sorted (name, value) pairs.
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 def _number(specs: dict, key: str) -> float:
@@ -202,6 +223,52 @@ def for_type(type_id: str | None, size_gb: int, *,
                       default_qos_class=default_qos_class)
 
 
+def _bad_tag(spec: str, why: str) -> exception.InvalidVolumeType:
+    return exception.InvalidVolumeType(
+        reason=f'extra spec {spec}: {why}')
+
+
+def tags_from_specs(extra: dict) -> dict[str, str]:
+    """{tag: value} from ``storpool:vc_policy`` and ``storpool:tag:*``.
+
+    Checked against StorPool's rules (letters, digits and ``_-.:``; a name
+    that is not empty, under 200 characters each), so that a type StorPool
+    would refuse fails with the extra spec's name before any call.
+    """
+    tags: dict[str, str] = {}
+    set_by: dict[str, str] = {}
+    for spec in sorted(extra):
+        if spec == VC_POLICY_SPEC:
+            name = VC_POLICY_TAG
+        elif spec.startswith(TAG_SPEC_PREFIX):
+            name = spec[len(TAG_SPEC_PREFIX):]
+        else:
+            continue
+        value = extra[spec]
+        if not isinstance(value, str):
+            raise _bad_tag(spec, 'the value must be a string')
+        value = value.strip()
+        if not _TAG_NAME.match(name) or len(name) > TAG_MAX:
+            raise _bad_tag(spec, f'StorPool refuses the tag name {name!r}: '
+                                 f'use 1-{TAG_MAX} letters, digits and '
+                                 f'"_-.:"')
+        if name in RESERVED_TAGS:
+            raise _bad_tag(spec, f'the tag {name!r} is not set through a '
+                                 f'volume type: {RESERVED_TAGS[name]}')
+        if not value or not _TAG_VALUE.match(value) or \
+                len(value) > TAG_MAX:
+            raise _bad_tag(spec, f'StorPool refuses the tag value '
+                                 f'{value!r}: use 1-{TAG_MAX} letters, '
+                                 f'digits and "_-.:"')
+        if name in tags and tags[name] != value:
+            raise _bad_tag(spec, f'the tag {name!r} is also set to '
+                                 f'{tags[name]!r} by the extra spec '
+                                 f'{set_by[name]}')
+        tags[name] = value
+        set_by[name] = spec
+    return tags
+
+
 def from_specs(extra: dict, qos: dict, size_gb: int, *,
                default_template: str | None,
                default_qos_class: str | None) -> Policy:
@@ -209,16 +276,43 @@ def from_specs(extra: dict, qos: dict, size_gb: int, *,
     return Policy(
         template=extra.get(TEMPLATE_SPEC) or default_template or None,
         qos_class=extra.get(QOS_CLASS_SPEC) or default_qos_class or None,
-        iops=iops, bw=bw, per_gb=per_gb)
+        iops=iops, bw=bw, per_gb=per_gb,
+        tags=tuple(sorted(tags_from_specs(extra).items())))
+
+
+def _tag_fields(new: Policy, old_names: set[str] | None) -> dict[str, str]:
+    """The ``tags`` of a request: the new policy's, and '' for old ones.
+
+    `old_names`: the other tags the object has (or may have, copied from
+    its source); each that the new type does not set is cleared.
+    """
+    tags = dict(new.tags)
+    for name in sorted(old_names or ()):
+        tags.setdefault(name, '')
+    return tags
+
+
+def tag_names(extra: dict) -> set[str]:
+    """The tag names that extra specs set (unchecked: a source's type)."""
+    names = {spec[len(TAG_SPEC_PREFIX):] for spec in extra
+             if spec.startswith(TAG_SPEC_PREFIX)}
+    if VC_POLICY_SPEC in extra:
+        names.add(VC_POLICY_TAG)
+    return {name for name in names
+            if _TAG_NAME.match(name) and name not in RESERVED_TAGS}
 
 
 def create_fields(pol: Policy, replication: int, *,
-                  derived: bool = False) -> dict[str, Any]:
+                  derived: bool = False,
+                  source_tags: set[str] | None = None) -> dict[str, Any]:
     """Policy fields of a VolumeCreate.
 
     A derived volume (a clone or a volume from a snapshot) inherits its
-    source's settings in StorPool; whatever the new type does not set is
-    reset here, so the new volume follows its own type.
+    source's settings in StorPool, tags included; whatever the new type
+    does not set is reset here, so the new volume follows its own type.
+    `source_tags` are the tags the source volume's type sets (see
+    `tag_names`); each is cleared unless the new type sets it too, and so
+    is VolumeCare's ``vc-policy`` always.
     """
     desc: dict[str, Any] = {}
     if pol.template:
@@ -231,10 +325,16 @@ def create_fields(pol: Policy, replication: int, *,
             desc[field] = value
         elif derived and not pol.template:
             desc[field] = UNLIMITED
+    old = None
+    if derived:
+        old = {VC_POLICY_TAG} | set(source_tags or ())
+    tags = _tag_fields(pol, old)
     if pol.qos_class:
-        desc['tags'] = {QOS_CLASS_TAG: pol.qos_class}
+        tags[QOS_CLASS_TAG] = pol.qos_class
     elif derived:
-        desc['tags'] = {QOS_CLASS_TAG: ''}
+        tags[QOS_CLASS_TAG] = ''
+    if tags:
+        desc['tags'] = tags
     return desc
 
 
@@ -252,8 +352,13 @@ def update_fields(old: Policy, new: Policy,
             desc['template'] = new.template
         else:
             desc['replication'] = replication
+    tags = {name: value for name, value in _tag_fields(
+        new, {name for name, _v in old.tags}).items()
+        if dict(old.tags).get(name, '') != value}
     if new.qos_class != old.qos_class:
-        desc['tags'] = {QOS_CLASS_TAG: new.qos_class or ''}
+        tags[QOS_CLASS_TAG] = new.qos_class or ''
+    if tags:
+        desc['tags'] = tags
     for field in ('iops', 'bw'):
         value = getattr(new, field)
         if value == getattr(old, field):

@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         '--nova-driver-file', metavar='PATH',
         help='Nova\'s nova/virt/libvirt/driver.py (default: the one of '
              'the Nova this Python imports; skipped if none)')
+    doctor.add_argument(
+        '--os-brick-file', metavar='PATH',
+        help='os-brick\'s os_brick/initiator/connector.py (default: the '
+             'one of this Python; skipped where Cinder is not installed)')
     doctor.add_argument('--cinder-conf', metavar='PATH',
                         default=DEFAULT_CINDER_CONF,
                         help='cinder.conf to check (default: %(default)s; '
@@ -246,6 +250,30 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=sorted(samples.SAMPLES),
                         help='one of: ' + ', '.join(sorted(samples.SAMPLES)))
 
+    brick = subs.add_parser(
+        'os-brick', help='point os-brick\'s STORPOOL connector at this '
+                         'package\'s (cinder-backup, cinder-volume)',
+        description='Rewrite the STORPOOL entries of os-brick\'s '
+                    'initiator/connector.py so that cinder-backup and '
+                    'every other user of os-brick\'s connector factory '
+                    'attach through this package\'s connector (recorded '
+                    'in the attach-state file; snapshots too). Keeps a '
+                    'backup; --revert restores the file byte for byte. '
+                    'Run as root with the Python of the Cinder services, '
+                    'then restart them.')
+    brick_mode = brick.add_mutually_exclusive_group()
+    brick_mode.add_argument('--check', action='store_true',
+                            help='exit 0 if patched, 1 if not, 2 if the '
+                                 'file is not one this tool knows')
+    brick_mode.add_argument('--revert', action='store_true',
+                            help='point the entries back at os-brick\'s '
+                                 'own connector')
+    brick.add_argument('--dry-run', action='store_true',
+                       help='print the diff; write nothing')
+    brick.add_argument('--file', metavar='PATH',
+                       help='os_brick/initiator/connector.py (default: the '
+                            'one of this Python)')
+
     demo = subs.add_parser(
         'demo', help='run the whole story on the bundled emulator',
         description='Start the StorPool emulator in a temporary directory '
@@ -340,7 +368,8 @@ def cmd_doctor(args: argparse.Namespace, console: output.Console) -> int:
         **_storpool_source(args),
         attach_state_file=args.attach_state_file,
         dev_root=args.dev_root, nova_driver_file=args.nova_driver_file,
-        cinder_conf=args.cinder_conf, templates=tuple(args.templates),
+        os_brick_file=args.os_brick_file, cinder_conf=args.cinder_conf,
+        templates=tuple(args.templates),
         api_timeout=args.api_timeout, group=args.group)
 
     def show(check: doctor.Check) -> None:
@@ -492,7 +521,30 @@ def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
     return run(args, console)
 
 
+def cmd_os_brick(args: argparse.Namespace,
+                 console: output.Console) -> int:
+    from storpool_openstack.brick import os_brick_patch
+    from storpool_openstack.nova import patcher
+
+    if args.check:
+        code, message = os_brick_patch.check(args.file)
+        console.print(message)
+        return code
+    try:
+        run = os_brick_patch.revert if args.revert else \
+            os_brick_patch.patch
+        result = run(args.file, dry_run=args.dry_run)
+    except patcher.PatchError as exc:
+        console.error(str(exc))
+        return EXIT_FAILED
+    if args.dry_run and result.diff:
+        console.print(result.diff.rstrip('\n'))
+    console.print(result.message)
+    return EXIT_OK
+
+
 COMMANDS = {
+    'os-brick': cmd_os_brick,
     'setup-host': cmd_setup_host,
     'doctor': cmd_doctor,
     'attachments': cmd_attachments,

@@ -70,6 +70,7 @@ class DoctorOptions:
     attach_state_file: str | None = None
     dev_root: str = '/dev'
     nova_driver_file: str | None = None
+    os_brick_file: str | None = None
     cinder_conf: str | None = '/etc/cinder/cinder.conf'
     templates: tuple[str, ...] = ()
     api_timeout: float = 5.0
@@ -163,7 +164,7 @@ class Doctor:
                      self.check_backend_apis, self.check_templates,
                      self.check_attach_file, self.check_attach_sync,
                      self.check_devices, self.check_qemu_img,
-                     self.check_nova):
+                     self.check_nova, self.check_os_brick):
             try:
                 check = func()
             except Exception as exc:  # a bug in a check must not hide others
@@ -675,6 +676,29 @@ class Doctor:
                      f'add-storpool-nova-driver --check exit code '
                      f'{res.returncode}: {said}',
                      'see "add-storpool-nova-driver --help" (exit codes)')
+
+    def check_os_brick(self) -> Check:
+        """cinder-backup attaches through os-brick's factory: ours?"""
+        title = 'os-brick STORPOOL connector is this package\'s'
+        if importlib.util.find_spec('cinder') is None:
+            return Check('os-brick', title, SKIP,
+                         'Cinder is not installed for this Python (its '
+                         'backup service would use the connector)')
+        from storpool_openstack.brick import os_brick_patch
+
+        code, said = os_brick_patch.check(self.opts.os_brick_file)
+        if code == 0:
+            return Check('os-brick', title, PASS, said)
+        if code == 1:
+            return Check('os-brick', title, FAIL,
+                         f'{said}: cinder-backup would attach without '
+                         f'recording its users, and cannot attach '
+                         f'snapshots',
+                         'run "storpool-openstack os-brick" as root, then '
+                         'restart cinder-backup and cinder-volume')
+        return Check('os-brick', title, FAIL, said,
+                     'check the os-brick version (see the README, '
+                     '"Backups")')
 
 
 def _files(cfg: sp_config.StorPoolConfig) -> str:

@@ -103,10 +103,12 @@ class ConnectionTestCase(base.DriverTestCase):
 class StatsTestCase(base.DriverTestCase):
 
     @ddt.data(True, False)
-    def test_stats(self, multiattach):
+    def test_stats(self, configured):
+        # Off over the native protocol whatever the (deprecated) option.
+        multiattach = False
         drv = self.make_driver(reserved_percentage=15,
                                max_over_subscription_ratio='3.0',
-                               storpool_multiattach=multiattach)
+                               storpool_multiattach=configured)
         vol = self.volume(size=3, type_id=self.vtype(
             'ssd', {'storpool_template': 'ssd'}))
         drv.create_volume(vol)

@@ -36,6 +36,10 @@ KINDS = {
     'tmplB+perGB': ({'storpool_template': 'ssd',
                      'storpool:qos_class': 'silver'},
                     {'consumer': 'both', 'total_iops_sec_per_gb': '100'}),
+    'tags': ({'storpool:vc_policy': 'daily', 'storpool:tag:team': 'db'},
+             None),
+    'tmplA+tag': ({'storpool_template': 'hybrid',
+                   'storpool:tag:team': 'web'}, None),
 }
 
 
@@ -157,7 +161,9 @@ class TypesTestCase(base.DriverTestCase):
             fields += ('templateName',)
         self.assertEqual({f: want[f] for f in fields},
                          {f: got[f] for f in fields})
-        self.assertEqual(want['tags'].get('qc'), got['tags'].get('qc'))
+        for tag in ('qc', 'vc-policy', 'team'):
+            self.assertEqual(want['tags'].get(tag), got['tags'].get(tag),
+                             tag)
 
     def test_retype_same_settings_makes_no_call(self):
         vol = self.volume(type_id=self.make_type('tmplA'))

@@ -24,6 +24,7 @@ message.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import sys
 import ddt
 import fixtures
 
+from storpool_openstack.brick import os_brick_patch
 from tests.unit.cmd import base
 
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
@@ -50,6 +52,7 @@ class TestDoctor(base.CLITestCase):
         self.dev_root = self.emu.dev_dir
         os.makedirs(os.path.join(self.dev_root, 'storpool'), exist_ok=True)
         self.nova = self.nova_driver_copy(patched=True)
+        self.os_brick = self.os_brick_copy(patched=True)
         self.cinder_conf = self.write_cinder_conf()
 
     def write_cinder_conf(self, **options) -> str:
@@ -68,6 +71,7 @@ class TestDoctor(base.CLITestCase):
                 '--attach-state-file', self.state,
                 '--dev-root', self.dev_root,
                 '--nova-driver-file', self.nova,
+                '--os-brick-file', self.os_brick,
                 '--cinder-conf', self.cinder_conf,
                 '--group', 'root', '--api-timeout', '5']
         if json_out:
@@ -91,7 +95,8 @@ class TestDoctor(base.CLITestCase):
             {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
              'client': 'pass', 'cinder-conf': 'pass', 'backend-api': 'pass',
              'templates': 'pass', 'attach-file': 'pass', 'attach-sync': 'pass',
-             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
+             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass',
+             'os-brick': 'pass'},
             {n: c['status'] for n, c in checks.items()})
         self.assertIn('client id 1', checks['our-id']['message'])
         self.assertIn('hybrid exist', checks['templates']['message'])
@@ -189,6 +194,20 @@ class TestDoctor(base.CLITestCase):
         self.assertIn(f'{self.nova} is not patched', check['message'])
         self.assertIn(f'add-storpool-nova-driver --file {self.nova}',
                       check['fix'])
+
+    def os_brick_copy(self, patched: bool) -> str:
+        path = os.path.join(self.tmp, 'os_brick_connector.py')
+        shutil.copy(os_brick_patch.find_connector_file(), path)
+        if patched:
+            os_brick_patch.patch(path)
+        return path
+
+    def test_unpatched_os_brick(self):
+        self.os_brick = self.os_brick_copy(patched=False)
+        res, checks = self.doctor()
+        check = self.assert_only_failure('os-brick', checks, res)
+        self.assertIn(os_brick_patch.INTREE, check['message'])
+        self.assertIn('storpool-openstack os-brick', check['fix'])
 
     def test_nova_file_missing_is_skipped(self):
         res, checks = self.doctor('--nova-driver-file',

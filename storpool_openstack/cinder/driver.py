@@ -259,17 +259,26 @@ class StorPoolDriver(export.SnapshotExportMixin,
         return self._opt('storpool_replication') or 3
 
     def _volume_create_desc(self, volume: Any, *, derived: bool = False,
-                            source: Any = None) -> dict[str, Any]:
+                            source: Any = None,
+                            source_type_id: str | None = None
+                            ) -> dict[str, Any]:
         """The whole VolumeCreate request for a new Cinder volume.
 
-        `source`: the volume a derived one copies (its type's tags are
-        cleared unless the new type sets them).
+        `source` (a volume), or `source_type_id`: what a derived volume
+        copies; the tags of the source's type are cleared unless the new
+        type sets them.  A source of the new volume's own type sets the
+        same tags, so then nothing is looked up.
         """
         pol = self._volume_policy(volume, volume.size)
         desc = {'name': self._vol_name(volume),
                 'size': volume.size * units.Gi}
-        source_tags = (policy.tag_names(policy.volume_specs(source)[0])
-                       if source is not None else None)
+        source_tags = None
+        if source is not None:
+            source_type_id = source.volume_type_id
+        if source_type_id and source_type_id != volume.volume_type_id:
+            extra = (policy.volume_specs(source)[0] if source is not None
+                     else policy.type_extra_specs(source_type_id))
+            source_tags = policy.tag_names(extra)
         desc.update(policy.create_fields(pol, self._replication(),
                                          derived=derived,
                                          source_tags=source_tags))
@@ -290,8 +299,10 @@ class StorPoolDriver(export.SnapshotExportMixin,
     def create_volume_from_snapshot(self, volume: Any,
                                     snapshot: Any) -> None:
         """One VolumeCreate: parent, size (may be bigger), type policy."""
-        desc = self._volume_create_desc(volume, derived=True,
-                                        source=snapshot.volume)
+        # The snapshot's own type (the volume's when it was taken) says
+        # which tags it carries; no load of the volume.
+        desc = self._volume_create_desc(
+            volume, derived=True, source_type_id=snapshot.volume_type_id)
         desc['parent'] = self._snap_name(snapshot)
         try:
             self._api.volume_create(desc)

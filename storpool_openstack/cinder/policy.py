@@ -135,11 +135,18 @@ def limits_from_qos(specs: dict, size_gb: int) -> tuple[
     return out['iops'], out['bw'], per_gb
 
 
+def type_extra_specs(type_id: str | None) -> dict:
+    """The extra specs of a volume type id (one lookup; no QoS specs)."""
+    if not type_id:
+        return {}
+    return dict(volume_types.get_volume_type_extra_specs(type_id) or {})
+
+
 def type_specs(type_id: str | None) -> tuple[dict, dict]:
     """(extra specs, back-end QoS specs) of a volume type id."""
     if not type_id:
         return {}, {}
-    extra = dict(volume_types.get_volume_type_extra_specs(type_id) or {})
+    extra = type_extra_specs(type_id)
     qos = (volume_types.get_volume_type_qos_specs(type_id) or {}).get(
         'qos_specs')
     return extra, _qos_consumer_specs(qos)

@@ -523,8 +523,8 @@ def cmd_demo(args: argparse.Namespace, console: output.Console) -> int:
 
 def cmd_os_brick(args: argparse.Namespace,
                  console: output.Console) -> int:
-    from storpool_openstack.brick import os_brick_patch
     from storpool_openstack.nova import patcher
+    from storpool_openstack.ops import os_brick_patch
 
     if args.check:
         code, message = os_brick_patch.check(args.file)

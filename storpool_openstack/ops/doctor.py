@@ -684,7 +684,7 @@ class Doctor:
             return Check('os-brick', title, SKIP,
                          'Cinder is not installed for this Python (its '
                          'backup service would use the connector)')
-        from storpool_openstack.brick import os_brick_patch
+        from storpool_openstack.ops import os_brick_patch
 
         code, said = os_brick_patch.check(self.opts.os_brick_file)
         if code == 0:

@@ -81,6 +81,21 @@ class TypeLookupsTestCase(base.DriverTestCase):
 
     # Create: the template and class from the loaded type, no query.
 
+    def test_from_snapshot_of_its_own_type_makes_no_query(self):
+        type_id = self.vtype('gold', TEMPLATE)
+        src = self.volume(type_id=type_id)
+        self.driver.create_volume(src)
+        # As Cinder's API makes it: of its volume's type.
+        snap = self.snapshot(src, volume_type_id=type_id)
+        self.driver.create_snapshot(snap)
+        vol = self.volume(type_id=type_id)
+        self.clear_calls()
+        with self.counting():
+            self.driver.create_volume_from_snapshot(vol, snap)
+        self.assertNoTypeLookup()
+        self.assertEqual([], self.sql)
+        self.assertEqual(['VolumeCreate'], self.queries())
+
     @ddt.data('create', 'from snapshot', 'clone')
     def test_create_without_qos_makes_no_query(self, how):
         type_id = self.vtype('gold', TEMPLATE)
@@ -97,8 +112,18 @@ class TypeLookupsTestCase(base.DriverTestCase):
                 self.driver.create_volume_from_snapshot(vol, snap)
             else:
                 self.driver.create_cloned_volume(vol, src)
-        self.assertNoTypeLookup()
-        self.assertEqual([], self.sql)
+        if how == 'from snapshot':
+            # Into another type: the tag names the snapshot's own type
+            # sets (to clear those the new type does not), one lookup of
+            # its extra specs; a snapshot has no loaded type to read.
+            self.assertEqual({'VolumeType.get_by_id': 0,
+                              'get_volume_type_extra_specs': 1,
+                              'get_volume_type_qos_specs': 0},
+                             {name: self.count(name)
+                              for name in self.lookups})
+        else:
+            self.assertNoTypeLookup()
+            self.assertEqual([], self.sql)
         self.assertEqual(['VolumeCreate'], self.queries())
         spv = self.sp_volume(vol)
         self.assertEqual(('ssd', 'gold'),

@@ -32,7 +32,7 @@ import sys
 import ddt
 import fixtures
 
-from storpool_openstack.brick import os_brick_patch
+from storpool_openstack.ops import os_brick_patch
 from tests.unit.cmd import base
 
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
@@ -112,10 +112,10 @@ class TestDoctor(base.CLITestCase):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(13, len(lines), res)
+        self.assertEqual(14, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
-                            for line in lines[:12]), res)
-        self.assertEqual('12 passed, 0 failed, 0 skipped: all good',
+                            for line in lines[:13]), res)
+        self.assertEqual('13 passed, 0 failed, 0 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):
@@ -456,7 +456,8 @@ class TestDoctor(base.CLITestCase):
              'storpool_openstack.cmd.storpool_openstack', 'doctor',
              '--storpool-conf', self.conf, '--attach-state-file',
              self.state, '--dev-root', self.dev_root, '--nova-driver-file',
-             self.nova, '--cinder-conf', self.cinder_conf, '--group',
+             self.nova, '--os-brick-file', self.os_brick,
+             '--cinder-conf', self.cinder_conf, '--group',
              'root'], capture_output=True, text=True, timeout=300,
             env=env, check=False)
         self.outputs += [res.stdout, res.stderr]

@@ -21,9 +21,9 @@ import tempfile
 
 import testtools
 
-from storpool_openstack.brick import os_brick_patch
 from storpool_openstack.cmd import storpool_openstack as cli
 from storpool_openstack.nova import patcher
+from storpool_openstack.ops import os_brick_patch
 from storpool_openstack.ops import output
 
 

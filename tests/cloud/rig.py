@@ -30,6 +30,7 @@ cluster='c'), VolumeService('b', cluster='c')], etcd=True)`` runs two
 cinder-volume services in one cluster with etcd as the tooz backend.
 """
 
+import base64
 import dataclasses
 import json
 import os
@@ -292,8 +293,11 @@ class Cloud(object):
         return res.stdout
 
     def start_many(self, argvs: typing.Dict[str, typing.List[str]],
-                   timeout: float = 300) -> None:
-        """Run set-up commands in parallel; fail on the first failure."""
+                   timeout: float = 300, wait: bool = True) -> dict:
+        """Run set-up commands in parallel; fail on the first failure.
+
+        With ``wait=False``, returns them for a later ``finish()``.
+        """
         children = {}
         for name, argv in argvs.items():
             log = self.path('logs', 'setup-%s.log' % name)
@@ -302,6 +306,11 @@ class Cloud(object):
             children[name] = (subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, cwd=self.dir), out, log)
+        if wait:
+            self.finish(children, timeout)
+        return children
+
+    def finish(self, children: dict, timeout: float = 300) -> None:
         failed = []
         for name, (child, out, log) in children.items():
             try:
@@ -406,25 +415,34 @@ class Cloud(object):
             raise CloudError('%s holds a cloud already: stop it first '
                              '(python -m tests.cloud down --dir %s)' % (
                                  self.dir, self.dir))
+        if os.path.exists(self.path('state.json.stopped')):
+            shutil.rmtree(self.dir)     # a stopped cloud: start afresh
+        elif os.path.isdir(self.dir) and os.listdir(self.dir):
+            raise CloudError('%s is not empty: give a new or empty '
+                             'directory' % self.dir)
         os.makedirs(self.dir, exist_ok=True)
         for name in ('mariadb', 'rabbit', 'rabbit-dist', 'epmd', 'keystone',
                      'glance', 'cinder-api', 'etcd', 'etcd-peer'):
             self.ports[name] = free_port()
+        # Everything that waits on nothing else starts at once; the slow
+        # steps (database migrations, RabbitMQ's boot, Keystone's
+        # bootstrap) overlap.
         self._start_emulator()
-        self._start_mariadb()
         self._start_rabbitmq()
         if self.with_etcd:
             self._start_etcd()
+        self._start_mariadb()
         self._write_configs()
         self._wait_mariadb()
         self._create_databases()
         self.start_many(self._db_syncs())
-        self._bootstrap_keystone()
-        self._start_keystone()
+        bootstrap = self._bootstrap_keystone()
         self._wait_rabbitmq()
         self._start_cinder()
         if self.with_glance:
             self._start_glance()
+        self.finish(bootstrap)
+        self._start_keystone()
         self._wait_emulator()
         self._register_services()
         self._wait_cinder()
@@ -527,13 +545,11 @@ class Cloud(object):
                    env=env)
 
     def _wait_rabbitmq(self) -> None:
-        env = self._rabbit_env()
-        self.wait_for('rabbitmq', lambda: _port_open(self.ports['rabbit']),
-                      90)
-        self.run('rabbitmqctl-wait', [
-            os.path.join(RABBIT_BIN, 'rabbitmqctl'), '-n',
-            env['RABBITMQ_NODENAME'], 'wait', env['RABBITMQ_PID_FILE'],
-            '--timeout', '60'], env=env, timeout=90)
+        # RabbitMQ opens its AMQP listener last in its boot: an answer to
+        # the protocol header means it is ready (rabbitmqctl, an Erlang VM
+        # of its own, takes seconds more).
+        self.wait_for('rabbitmq', lambda: _amqp_ready(self.ports['rabbit']),
+                      120)
 
     @property
     def transport_url(self) -> str:
@@ -698,18 +714,25 @@ class Cloud(object):
         return syncs
 
     # Keystone
-    def _bootstrap_keystone(self) -> None:
-        manage = [_venv_bin('keystone-manage'), '--config-file',
-                  self.path('etc', 'keystone', 'keystone.conf')]
-        for what in ('fernet_setup', 'credential_setup'):
-            self.run('keystone-' + what, manage + [
-                what, '--keystone-user', 'root', '--keystone-group', 'root'])
-        self.run('keystone-bootstrap', manage + [
+    def _bootstrap_keystone(self) -> subprocess.Popen:
+        """Keys as `keystone-manage fernet_setup` makes them; bootstrap.
+
+        Returns the running `keystone-manage bootstrap` (see finish()).
+        """
+        for repo in ('fernet-keys', 'credential-keys'):
+            # 0: the staged key, 1: the primary one.
+            for index in ('0', '1'):
+                key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+                _write(self.path('etc', 'keystone', repo, index), key,
+                       0o600)
+        return self.start_many({'keystone-bootstrap': [
+            _venv_bin('keystone-manage'), '--config-file',
+            self.path('etc', 'keystone', 'keystone.conf'),
             'bootstrap', '--bootstrap-password', PASSWORD,
             '--bootstrap-admin-url', self.keystone_url,
             '--bootstrap-public-url', self.keystone_url,
             '--bootstrap-internal-url', self.keystone_url,
-            '--bootstrap-region-id', REGION])
+            '--bootstrap-region-id', REGION]}, wait=False)
 
     def _wsgi(self, name: str, app: str, port: int,
               env: typing.Dict[str, str]) -> None:
@@ -839,14 +862,23 @@ class Cloud(object):
 
     def cinder_services(self, token: typing.Optional[str] = None
                         ) -> typing.List[dict]:
+        return self.cinder('/os-services', token=token)['services']
+
+    def cinder(self, path: str, method: str = 'GET',
+               body: typing.Optional[dict] = None,
+               token: typing.Optional[str] = None,
+               microversion: str = '3.0') -> dict:
+        """One Cinder REST call as the admin (the admin project's URL)."""
         token = token or self.admin_token()[0]
-        _tok, auth = self.admin_token() if False else (None, None)
-        project = self._project_id(token)
         req = urllib.request.Request(
-            '%s/v3/%s/os-services' % (self.cinder_url, project),
-            headers={'X-Auth-Token': token})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.load(resp)['services']
+            '%s/v3/%s%s' % (self.cinder_url, self._project_id(token), path),
+            None if body is None else json.dumps(body).encode(),
+            {'X-Auth-Token': token, 'Content-Type': 'application/json',
+             'OpenStack-API-Version': 'volume ' + microversion},
+            method=method)
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            data = resp.read()
+        return json.loads(data) if data else {}
 
     def _project_id(self, token: str) -> str:
         req = urllib.request.Request(
@@ -917,6 +949,13 @@ def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
+
+
+def _amqp_ready(port: int) -> bool:
+    with socket.create_connection((HOST, port), timeout=2) as sock:
+        sock.sendall(b'AMQP\x00\x00\x09\x01')
+        # A connection.start method frame: type 1, channel 0.
+        return sock.recv(3) == b'\x01\x00\x00'
 
 
 def _http_ok(url: str) -> bool:

@@ -60,11 +60,14 @@ class CloudError(Exception):
 
 @dataclasses.dataclass
 class VolumeService:
-    """One cinder-volume process: its ``host`` and optional ``cluster``."""
+    """One cinder-volume process: its ``host`` and optional ``cluster``.
+
+    It serves every backend section in ``backends`` (``enabled_backends``).
+    """
 
     host: str = 'cloud'
     cluster: typing.Optional[str] = None
-    backend: str = 'storpool'
+    backends: typing.Tuple[str, ...] = ('storpool',)
 
 
 @dataclasses.dataclass
@@ -629,7 +632,8 @@ class Cloud(object):
     def _write_cinder_configs(self) -> None:
         etc = self.path('etc', 'cinder')
         share = os.path.join(self.prefix, 'etc', 'cinder')
-        backends = sorted({v.backend for v in self.volume_services})
+        backends = sorted({b for v in self.volume_services
+                           for b in v.backends})
         conf: typing.Dict[str, typing.Dict[str, typing.Any]] = {
             'DEFAULT': {
                 'debug': True,
@@ -681,7 +685,8 @@ class Cloud(object):
         os.makedirs(self.path('cinder', 'conversion'), exist_ok=True)
         for svc in self.volume_services:
             _write(os.path.join(etc, 'volume-%s.conf' % svc.host), _ini({
-                'DEFAULT': {'host': svc.host, 'cluster': svc.cluster}}))
+                'DEFAULT': {'host': svc.host, 'cluster': svc.cluster,
+                            'enabled_backends': ','.join(svc.backends)}}))
 
     def backend_section(self, backend: str) -> dict:
         """``[storpool]`` as the README tells operators to write it.
@@ -764,9 +769,11 @@ class Cloud(object):
             argv = [_venv_bin('cinder-volume')] + base + [
                 '--config-file', self.path(
                     'etc', 'cinder', 'volume-%s.conf' % svc.host)]
-            if self.driver == IN_TREE_DRIVER:
-                argv = self.storpool_host(name, argv)
-            self.spawn(name, argv)
+            # A StorPool client host, as in production: Cinder's own data
+            # copies (generic migration) attach through os-brick's
+            # connector, which reads /etc/storpool.conf; so does the
+            # in-tree driver.
+            self.spawn(name, self.storpool_host(name, argv))
         if self.with_backup:
             self.spawn('cinder-backup', self.storpool_host(
                 'cinder-backup', [_venv_bin('cinder-backup')] + base))
@@ -777,7 +784,8 @@ class Cloud(object):
 
         For the code that knows only ``/etc/storpool.conf`` and
         ``/dev/storpool``: os-brick's own connector, which Cinder's backup
-        manager uses for its attaches, and the in-tree driver.
+        manager and the volume manager's data copies (generic migration)
+        use for their attaches, and the in-tree driver.
         """
         return ['unshare', '--mount', '--propagation', 'private', '--',
                 sys.executable, '-m', 'tests.cloud.sphost',
@@ -858,8 +866,8 @@ class Cloud(object):
                   if s['state'] == 'up'}
             volumes = {h for b, h in up if b == 'cinder-volume'}
             return ({b for b, _h in up} >= wanted and
-                    all('%s@%s' % (v.host, v.backend) in volumes
-                        for v in self.volume_services))
+                    all('%s@%s' % (v.host, b) in volumes
+                        for v in self.volume_services for b in v.backends))
         self.wait_for('cinder-volume', up, 90)
 
     def cinder_services(self, token: typing.Optional[str] = None

@@ -195,7 +195,8 @@ class CloudTest(testtools.TestCase):
                 self.openstack(command)
                 self.wait_settled()
                 self.check_after(command)
-        self.assertEqual(sorted(NOT_RUN), sorted(skipped))
+        # A command may stand in several sections (the storpool CLI).
+        self.assertEqual(sorted(NOT_RUN), sorted(set(skipped)))
         # The guide leaves check1 and its snapshot, and the image cache.
         self.openstack('openstack volume snapshot delete check1-snap')
         self.wait_settled()

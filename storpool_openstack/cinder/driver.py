@@ -111,7 +111,8 @@ class StorPoolDriver(image.ImageMixin, driver.VolumeDriver):
     """
 
     VERSION = '3.0.0'
-    SUPPORTS_ACTIVE_ACTIVE = False
+    # Every operation works on any service of a cluster: see cluster.py.
+    SUPPORTS_ACTIVE_ACTIVE = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

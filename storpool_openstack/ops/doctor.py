@@ -39,6 +39,7 @@ from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception
 from storpool_openstack.ops import attachments
+from storpool_openstack.ops import doctor_cluster
 from storpool_openstack.ops import setup_host
 
 LOG = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class Doctor:
                      self.check_templates,
                      self.check_attach_file, self.check_attach_sync,
                      self.check_devices, self.check_qemu_img,
-                     self.check_nova):
+                     self.check_nova, self.check_coordination):
             try:
                 check = func()
             except Exception as exc:  # a bug in a check must not hide others
@@ -548,6 +549,12 @@ class Doctor:
                      f'add-storpool-nova-driver --check exit code '
                      f'{res.returncode}: {said}',
                      'see "add-storpool-nova-driver --help" (exit codes)')
+
+    # Active-active cinder-volume (doctor_cluster.py)
+
+    def check_coordination(self) -> Check:
+        return Check('coordination', doctor_cluster.TITLE,
+                     *doctor_cluster.check(self.opts.cinder_conf))
 
 
 def _files(cfg: sp_config.StorPoolConfig) -> str:

@@ -88,7 +88,8 @@ class TestDoctor(base.CLITestCase):
             {'config': 'pass', 'our-id': 'pass', 'api': 'pass',
              'client': 'pass', 'cinder-conf': 'pass', 'templates': 'pass',
              'attach-file': 'pass', 'attach-sync': 'pass',
-             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass'},
+             'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass',
+             'coordination': 'skip'},
             {n: c['status'] for n, c in checks.items()})
         self.assertIn('client id 1', checks['our-id']['message'])
         self.assertIn('hybrid exist', checks['templates']['message'])
@@ -104,10 +105,10 @@ class TestDoctor(base.CLITestCase):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(12, len(lines), res)
+        self.assertEqual(13, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
                             for line in lines[:11]), res)
-        self.assertEqual('11 passed, 0 failed, 0 skipped: all good',
+        self.assertEqual('11 passed, 0 failed, 1 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):

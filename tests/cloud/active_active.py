@@ -256,6 +256,38 @@ class ActiveActiveTest(testtools.TestCase):
         self.assertIn('[coordination] backend_url', message)
         self.assertLess(time.monotonic() - started, 60, 'no short timeout')
 
+    def test_image_copy_lock_on_etcd(self) -> None:
+        """cluster.image_copy_lock excludes another service, through etcd.
+
+        This process plays one service (Cinder's own coordinator on this
+        cloud's etcd); a second tooz member, as another service would be,
+        cannot take the same lock while it is held.
+        """
+        from cinder import coordination
+        from oslo_config import cfg
+        from tooz import coordination as tooz_coordination
+
+        from storpool_openstack.cinder import cluster
+
+        url = self.cloud.coordination_url
+        cfg.CONF.set_override('backend_url', url, group='coordination')
+        self.addCleanup(cfg.CONF.clear_override, 'backend_url',
+                        group='coordination')
+        coordination.COORDINATOR.start()
+        self.addCleanup(coordination.COORDINATOR.stop)
+        other = tooz_coordination.get_coordinator(url, b'other-service')
+        other.start(start_heart=True)
+        self.addCleanup(other.stop)
+        name = b'cinder-storpool-image-abc-img1'
+        with cluster.image_copy_lock('img1', 'abc'):
+            self.assertFalse(other.get_lock(name).acquire(blocking=False))
+            lock2 = other.get_lock(b'cinder-storpool-image-abc-img2')
+            self.assertTrue(lock2.acquire(blocking=False))
+            lock2.release()
+        lock = other.get_lock(name)
+        self.assertTrue(lock.acquire(blocking=False))
+        lock.release()
+
     def test_workload_two_services_and_failover(self) -> None:
         creds = self.cloud.admin_credentials()
         cinder = aa_workload.client(creds)

@@ -143,6 +143,11 @@ class ActiveActiveTest(testtools.TestCase):
                 out[host] = len(SERVED.findall(fobj.read()))
         return out
 
+    def image_copies(self) -> int:
+        """Images the services copied (the first volume of each)."""
+        return sum(_count(self.cloud.log(_service_name(h)),
+                          r'Volume \S+: image \S+ written') for h in HOSTS)
+
     def all_resources(self, cinder: typing.Any) -> typing.List[typing.Any]:
         search = {'all_tenants': 1}
         return (list(cinder.volumes.list(search_opts=search)) +
@@ -173,6 +178,10 @@ class ActiveActiveTest(testtools.TestCase):
     def setup_resources(self, cinder: typing.Any
                         ) -> typing.Tuple[typing.List[str],
                                           aa_workload.Pool]:
+        # The default quotas (10 volumes) would end the workload early.
+        cinder.quotas.update(cinder.client.session.get_project_id(),
+                             volumes=-1, snapshots=-1, gigabytes=-1,
+                             groups=-1)
         types = []
         for template in ('hybrid', 'ssd'):
             vtype = cinder.volume_types.create('aa-' + template)
@@ -320,6 +329,13 @@ class ActiveActiveTest(testtools.TestCase):
                         one.rate, two.rate, two.rate / one.rate, one.ops,
                         two.ops, WORKERS, served_two))
 
+        # Each image copied once, whichever service made its first
+        # volume (the tooz lock), and one cache entry per image.
+        cache = [n for n in self.cloud.emulator().state()['snapshots']
+                 if '--image--' in n and not n.startswith('*')]
+        self.assertEqual(len(cache), self.image_copies(), cache)
+        self.assertLessEqual(len(cache), IMAGES)
+
         # 3. aa-2 SIGKILLed after a third of the operations.
         killed: typing.List[float] = []
         since = self.log_offsets()
@@ -385,8 +401,7 @@ class ActiveActiveTest(testtools.TestCase):
         per_image = {i: [n for n in cache if n.endswith(i)] for i in images}
         self.assertEqual([], [n for n in per_image.values() if len(n) > 1],
                          'duplicate image-cache entries')
-        copies = sum(_count(self.cloud.log(_service_name(h)),
-                            'image written') for h in HOSTS)
+        copies = self.image_copies()
         self.report('image cache', '%d entries for %d images, %d image '
                     'copies in all; %d deferred-deletion snapshots' % (
                         len(cache), len(images), copies, len(deferred)))
@@ -402,9 +417,9 @@ def _cleanable(busy: str) -> bool:
     return kind == 'Snapshot' and status == 'creating'
 
 
-def _count(path: str, text: str) -> int:
+def _count(path: str, pattern: str) -> int:
     with open(path, errors='replace') as fobj:
-        return sum(1 for line in fobj if text in line)
+        return len(re.findall(pattern, fobj.read()))
 
 
 def _ts(value: str) -> float:

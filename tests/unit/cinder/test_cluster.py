@@ -11,19 +11,22 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The image-copy lock without a shared coordinator: this process only.
+"""Active-active: the image-copy lock and retype within a cluster.
 
-The tooz lock between two services is tested on a real etcd in
+The image-copy lock here has no shared coordinator: this process only. The
+tooz lock between two services is tested on a real etcd in
 tests/cloud/active_active.py (tox -e active-active).
 """
 
 import threading
 import time
 
+from cinder.tests.unit import utils as test_utils
 import testtools
 
 from storpool_openstack.cinder import cluster
 from storpool_openstack.cinder import driver
+from tests.unit.cinder import base
 
 
 class TestImageCopyLock(testtools.TestCase):
@@ -56,3 +59,31 @@ class TestImageCopyLock(testtools.TestCase):
 
     def test_driver_supports_active_active(self):
         self.assertTrue(driver.StorPoolDriver.SUPPORTS_ACTIVE_ACTIVE)
+
+
+class TestRetypeInCluster(base.DriverTestCase):
+    """The scheduler names the cluster, not the service that made it."""
+
+    def clustered_volume(self):
+        vol = test_utils.create_volume(
+            self.ctxt, host='svc-2@storpool#default',
+            cluster_name='c1@storpool', size=1,
+            volume_type_id=self.vtype('a', {'storpool_template': 'hybrid'}))
+        self.driver.create_volume(vol)
+        return vol
+
+    def test_retype_in_place_on_any_service(self):
+        vol = self.clustered_volume()
+        new = self.vtype('b', {'storpool_template': 'ssd'})
+        self.assertTrue(self.driver.retype(
+            self.ctxt, vol, {'id': new}, {},
+            {'host': 'c1@storpool#default', 'cluster_name': 'c1@storpool'}))
+        self.assertEqual('ssd', self.sp_volume(vol)['templateName'])
+
+    def test_retype_to_another_cluster_migrates(self):
+        vol = self.clustered_volume()
+        new = self.vtype('b', {'storpool_template': 'ssd'})
+        self.assertFalse(self.driver.retype(
+            self.ctxt, vol, {'id': new}, {},
+            {'host': 'c2@storpool#default', 'cluster_name': 'c2@storpool'}))
+        self.assertEqual('hybrid', self.sp_volume(vol)['templateName'])

@@ -273,14 +273,13 @@ class Workload(object):
             current = cinder.volumes.get(vol[0]).volume_type
             new = next(t for t in self.types if t != current)
             cinder.volumes.retype(vol[0], new, 'never')
-            deadline = time.monotonic() + self.op_timeout
-            while True:
-                got = cinder.volumes.get(vol[0])
-                if got.status in FINAL and got.volume_type == new:
-                    break
-                if got.status == 'error' or time.monotonic() > deadline:
-                    raise Stuck('retype %s: %s' % (vol[0], got.status))
-                time.sleep(0.5)
+            # "retyping" from the API on; back to "available" with the
+            # old type when the retype failed.
+            wait_final(lambda: cinder.volumes.get(vol[0]), self.op_timeout)
+            got = cinder.volumes.get(vol[0])
+            if got.volume_type != new:
+                raise RuntimeError('retype %s to %s: still %s (%s)' % (
+                    vol[0], new, got.volume_type, got.status))
             return True
         finally:
             self.pool.put_volume(*vol)

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing
 
@@ -336,17 +337,29 @@ class ActiveActiveTest(testtools.TestCase):
         self.assertEqual(len(cache), self.image_copies(), cache)
         self.assertLessEqual(len(cache), IMAGES)
 
-        # 3. aa-2 SIGKILLed after a third of the operations.
+        # 3. aa-2 SIGKILLed after a third of the operations, while both
+        # services wait on StorPool calls the emulator holds for 5 s (as
+        # a slow StorPool would): the kill catches work in flight.
         killed: typing.List[float] = []
+        kill_lock = threading.Lock()
+        emulator = self.cloud.emulator()
+        self.addCleanup(emulator.clear_faults)
         since = self.log_offsets()
 
         def progress(count: int) -> None:
-            if count >= OPS_PER_PHASE // 3 and not killed:
+            with kill_lock:
+                if count < OPS_PER_PHASE // 3 or killed:
+                    return
+                emulator.add_latency(5)
+                time.sleep(3)
                 killed.append(time.monotonic())
                 self.cloud.kill(_service_name('aa-2'))
+                emulator.clear_faults()
         work.op_timeout = 60
         third = work.run(OPS_PER_PHASE, WORKERS, progress)
         self.assertTrue(killed)
+        self.assertNotEqual([], third.stuck, 'the kill caught no work of '
+                            'aa-2 in flight')
         served_third = self.served(since)
         self.assertGreater(served_third['aa-1'], 0)
         # Cinder's cleanup of the dead service's work, once it is down.

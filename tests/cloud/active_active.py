@@ -346,6 +346,34 @@ class ActiveActiveTest(testtools.TestCase):
         self.addCleanup(emulator.clear_faults)
         since = self.log_offsets()
 
+        failover: typing.Dict[str, typing.Any] = {}
+
+        def cleanup_after_kill() -> None:
+            """Cinder's cleanup of aa-2's work, as soon as it is down."""
+            try:
+                watcher = aa_workload.client(creds)
+                self.wait_service('aa-2', False, timeout=120)
+                # aa-1's own operations take seconds: what is still busy
+                # now is what aa-2 had in hand.
+                failover['left'] = self.busy(watcher)
+                failover['answer'] = self.cloud.cinder(
+                    '/workers/cleanup', 'POST', {
+                        'cluster_name': '%s@storpool' % CLUSTER,
+                        'host': 'aa-2@storpool',
+                        'binary': 'cinder-volume'}, microversion='3.24')
+                # What the cleanup covers: volumes creating, deleting,
+                # downloading or uploading, snapshots creating.
+                deadline = time.monotonic() + 180
+                while [b for b in self.busy(watcher) if _cleanable(b)]:
+                    self.assertLess(time.monotonic(), deadline,
+                                    'the cleanup did not finish')
+                    time.sleep(0.5)
+                failover['cleaned'] = time.monotonic() - killed[0]
+            except BaseException as exc:
+                failover['error'] = exc
+
+        cleaner = threading.Thread(target=cleanup_after_kill)
+
         def progress(count: int) -> None:
             with kill_lock:
                 if count < OPS_PER_PHASE // 3 or killed:
@@ -355,33 +383,20 @@ class ActiveActiveTest(testtools.TestCase):
                 killed.append(time.monotonic())
                 self.cloud.kill(_service_name('aa-2'))
                 emulator.clear_faults()
+                cleaner.start()
         work.op_timeout = 60
         third = work.run(OPS_PER_PHASE, WORKERS, progress)
         self.assertTrue(killed)
-        self.assertNotEqual([], third.stuck, 'the kill caught no work of '
-                            'aa-2 in flight')
+        cleaner.join(300)
+        if 'error' in failover:
+            raise failover['error']
+        self.assertNotEqual([], failover['left'],
+                            'the kill caught no work of aa-2 in flight')
+        self.assertEqual(['aa-2@storpool'], [
+            s['host'] for s in failover['answer']['cleaning']], failover)
         served_third = self.served(since)
         self.assertGreater(served_third['aa-1'], 0)
-        # Cinder's cleanup of the dead service's work, once it is down.
-        self.wait_service('aa-2', False, timeout=120)
-        answer = self.cloud.cinder('/workers/cleanup', 'POST', {
-            'cluster_name': '%s@storpool' % CLUSTER,
-            'host': 'aa-2@storpool', 'binary': 'cinder-volume'},
-            microversion='3.24')
-        self.assertEqual(['aa-2@storpool'],
-                         [s['host'] for s in answer['cleaning']], answer)
-        # What Cinder's cleanup covers: volumes creating, deleting,
-        # downloading or uploading, snapshots creating.
-        deadline = time.monotonic() + 180
-        while True:
-            busy = self.busy(cinder)
-            cleanable = [b for b in busy if _cleanable(b)]
-            if not cleanable:
-                break
-            self.assertLess(time.monotonic(), deadline,
-                            'cleanup did not finish: %s' % cleanable)
-            time.sleep(1)
-        cleaned = time.monotonic() - killed[0]
+        busy = self.busy(cinder)
         # What it does not cover (an extend, a retype, a snapshot delete
         # or a group snapshot the dead service had taken): the operator's
         # reset-state, as Cinder's documentation says.
@@ -392,13 +407,14 @@ class ActiveActiveTest(testtools.TestCase):
         self.assertEqual([], self.busy(cinder))
         self.report('failover', 'aa-2 SIGKILLed after %d of %d operations;'
                     ' %d finished with an error, %d waited past %d s; '
-                    'cleanup put every volume and snapshot it covers in a '
-                    'final state %.1f s after the kill (service_down_time '
-                    '30 s); reset by hand, outside what the cleanup '
-                    'covers: %s' % (
+                    'left in flight by aa-2: %s; the cleanup put every '
+                    'volume and snapshot it covers in a final state %.1f s '
+                    'after the kill (service_down_time 30 s); reset by '
+                    'hand, outside what the cleanup covers: %s' % (
                         OPS_PER_PHASE // 3, third.ops, len(third.errors),
-                        len(third.stuck), work.op_timeout, cleaned,
-                        [b for b in busy] or 'none'))
+                        len(third.stuck), work.op_timeout,
+                        failover['left'], failover['cleaned'],
+                        busy or 'none'))
 
         # 4. Everything deleted through Cinder; StorPool holds no garbage.
         # A volume or snapshot in an error state after the kill (Cinder's

@@ -11,7 +11,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Active-active: the image-copy lock and retype within a cluster.
+"""Active-active: image-copy lock, retype in a cluster, reaping at once.
 
 The image-copy lock here has no shared coordinator: this process only. The
 tooz lock between two services is tested on a real etcd in
@@ -25,6 +25,7 @@ from cinder.tests.unit import utils as test_utils
 import testtools
 
 from storpool_openstack.cinder import cluster
+from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import driver
 from tests.unit.cinder import base
 
@@ -87,3 +88,41 @@ class TestRetypeInCluster(base.DriverTestCase):
             self.ctxt, vol, {'id': new}, {},
             {'host': 'c2@storpool#default', 'cluster_name': 'c2@storpool'}))
         self.assertEqual('hybrid', self.sp_volume(vol)['templateName'])
+
+
+class TestReapOnTwoServices(base.DriverTestCase):
+    """Two services of a cluster reap the same deferred deletions at once.
+
+    The emulator holds each SnapshotDelete for a second, so both list the
+    same expired snapshots before either deletes one: the one that finds
+    a snapshot gone counts it as done, and nothing fails.
+    """
+
+    def test_both_reap_at_once(self):
+        one = self.make_driver(storpool_deferred_delete_hours=2)
+        two = self.make_driver(storpool_deferred_delete_hours=2)
+        for _ in range(3):
+            vol = self.volume()
+            one.create_volume(vol)
+            one.delete_volume(vol)
+        names = sorted(self.snapshots())
+        self.assertEqual(3, len(names))
+        self.emu.control.add_latency(1, query='SnapshotDelete')
+        self.addCleanup(self.emu.control.clear_faults)
+        later = time.time() + 3 * 3600
+        done: dict = {}
+
+        def reap(name, drv):
+            done[name] = deferred.reap(drv._api, self.prefix, 2, now=later)
+        threads = [threading.Thread(target=reap, args=(n, d))
+                   for n, d in (('one', one), ('two', two))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual({'one': names, 'two': names},
+                         {k: sorted(v) for k, v in done.items()})
+        self.assertEqual({}, self.snapshots())
+        deletes = [c for c in self.emu.control.calls()
+                   if c['query'] == 'SnapshotDelete']
+        self.assertEqual(6, len(deletes))

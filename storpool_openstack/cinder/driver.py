@@ -119,7 +119,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
     """
 
     VERSION = '3.0.0'
-    SUPPORTS_ACTIVE_ACTIVE = False
+    # Every operation works on any service of a cluster: see cluster.py.
+    SUPPORTS_ACTIVE_ACTIVE = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -478,6 +479,20 @@ class StorPoolDriver(export.SnapshotExportMixin,
 
     # Retype and migration
 
+    def _same_backend(self, volume: Any, host: dict) -> bool:
+        """Whether the scheduler's `host` is this volume's backend.
+
+        In an active-active cluster the scheduler names the cluster
+        (``aa@storpool``), not the service that made the volume, as Cinder's
+        own manager check does.
+        """
+        def backend(name: str | None) -> str | None:
+            return volume_utils.extract_host(name, 'backend')
+        if host.get('cluster_name'):
+            return backend(host['cluster_name']) == backend(
+                volume.cluster_name or self.cluster_name)
+        return backend(host.get('host')) == backend(volume.host or self.host)
+
     def retype(self, context: Any, volume: Any, new_type: Any,
                diff: dict, host: dict) -> bool:
         """Change template, QoS class and limits in place: one call.
@@ -487,9 +502,7 @@ class StorPoolDriver(export.SnapshotExportMixin,
         """
         if (diff or {}).get('encryption'):
             return False
-        if host and self.host and volume_utils.extract_host(
-                host.get('host'), 'backend') != volume_utils.extract_host(
-                    volume.host or self.host, 'backend'):
+        if host and self.host and not self._same_backend(volume, host):
             return False
         old = self._volume_policy(volume, volume.size)
         new = self._policy(new_type['id'], volume.size)

@@ -59,6 +59,7 @@ from oslo_utils import netutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
+from storpool_openstack.cinder import cluster
 from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import exception as sp_exception
 from storpool_openstack.common import names
@@ -426,8 +427,15 @@ class ImageMixin:
             model_update = self._clone_from_cache(volume, image_meta)
             if model_update is not None:
                 return model_update, True
-            return self._create_from_image_once(
-                context, volume, image_meta, image_service), True
+            # Active-active: one service copies the image, another one
+            # waits and clones its cache entry (see cluster.py).
+            with cluster.image_copy_lock(
+                    image_id, image_cache.image_hash(image_meta)):
+                model_update = self._clone_from_cache(volume, image_meta)
+                if model_update is not None:
+                    return model_update, True
+                return self._create_from_image_once(
+                    context, volume, image_meta, image_service), True
         except sp_exception.StorPoolError as exc:
             LOG.warning('clone_image of image %(image)s into volume '
                         '%(vol)s failed, falling back to a download: '

@@ -44,6 +44,7 @@ from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception
 from storpool_openstack.ops import attachments
 from storpool_openstack.ops import client
+from storpool_openstack.ops import doctor_cluster
 from storpool_openstack.ops import samples
 from storpool_openstack.ops import setup_host
 
@@ -164,7 +165,8 @@ class Doctor:
                      self.check_backend_apis, self.check_templates,
                      self.check_attach_file, self.check_attach_sync,
                      self.check_devices, self.check_qemu_img,
-                     self.check_nova, self.check_os_brick):
+                     self.check_nova, self.check_os_brick,
+                     self.check_coordination):
             try:
                 check = func()
             except Exception as exc:  # a bug in a check must not hide others
@@ -699,6 +701,12 @@ class Doctor:
         return Check('os-brick', title, FAIL, said,
                      'check the os-brick version (see the README, '
                      '"Backups")')
+
+    # Active-active cinder-volume (doctor_cluster.py)
+
+    def check_coordination(self) -> Check:
+        return Check('coordination', doctor_cluster.TITLE,
+                     *doctor_cluster.check(self.opts.cinder_conf))
 
 
 def _files(cfg: sp_config.StorPoolConfig) -> str:

@@ -96,7 +96,7 @@ class TestDoctor(base.CLITestCase):
              'client': 'pass', 'cinder-conf': 'pass', 'backend-api': 'pass',
              'templates': 'pass', 'attach-file': 'pass', 'attach-sync': 'pass',
              'devices': 'pass', 'qemu-img': 'pass', 'nova': 'pass',
-             'os-brick': 'pass'},
+             'os-brick': 'pass', 'coordination': 'skip'},
             {n: c['status'] for n, c in checks.items()})
         self.assertIn('client id 1', checks['our-id']['message'])
         self.assertIn('hybrid exist', checks['templates']['message'])
@@ -112,10 +112,10 @@ class TestDoctor(base.CLITestCase):
         res, _ = self.doctor(json_out=False)
         self.assertEqual(0, res.code, res)
         lines = res.out.splitlines()
-        self.assertEqual(14, len(lines), res)
+        self.assertEqual(15, len(lines), res)
         self.assertTrue(all(line.startswith('\u2713 ')
                             for line in lines[:13]), res)
-        self.assertEqual('13 passed, 0 failed, 0 skipped: all good',
+        self.assertEqual('13 passed, 0 failed, 1 skipped: all good',
                          lines[-1])
 
     def test_bad_token(self):

@@ -105,18 +105,9 @@ class EmulatorFixture(fixtures.Fixture):
         else:
             self._start_subprocess()
         self.url = 'http://%s:%d' % (self.host, self.port)
-        self.config = {
-            'SP_API_HTTP_HOST': self.host,
-            'SP_API_HTTP_PORT': str(self.port),
-            'SP_AUTH_TOKEN': self.token,
-            'SP_OURID': str(self.client_id),
-            'SP_OPENSTACK_VOLUME_PREFIX': self.volume_prefix,
-        }
-        # It holds the token: readable by this user only.
-        fd = os.open(self.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                     0o600)
-        with os.fdopen(fd, 'w') as fobj:
-            fobj.write(service.config_text(self.config))
+        self.config = process.write_client_config(
+            self.conf_path, self.host, self.port, self.token,
+            self.client_id, self.volume_prefix)
         self.control = control.ControlClient(self.url, self.token)
 
     def _start_in_process(self) -> None:

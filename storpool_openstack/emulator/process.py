@@ -109,18 +109,9 @@ class EmulatorProcess:
         self.port = int(match.group('port'))
         self.device_mode = match.group('mode')
         self.url = f'http://{self.host}:{self.port}'
-        self.config = {
-            'SP_API_HTTP_HOST': self.host,
-            'SP_API_HTTP_PORT': str(self.port),
-            'SP_AUTH_TOKEN': self.token,
-            'SP_OURID': str(self.client_id),
-            'SP_OPENSTACK_VOLUME_PREFIX': self.volume_prefix,
-        }
-        # It holds the token: readable by this user only.
-        fd = os.open(self.conf_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                     0o600)
-        with os.fdopen(fd, 'w') as fobj:
-            fobj.write(service.config_text(self.config))
+        self.config = write_client_config(
+            self.conf_path, self.host, self.port, self.token,
+            self.client_id, self.volume_prefix)
         self.control = control.ControlClient(self.url, self.token)
 
     def _wait_listening(self, out_path: str, err_path: str) -> re.Match:
@@ -157,6 +148,27 @@ class EmulatorProcess:
     def leftovers(self) -> list[str]:
         """Loop devices and device links this emulator left behind."""
         return leftovers(self.state_dir, self.dev_dir)
+
+
+def write_client_config(path: str, host: str, port: int, token: str,
+                        client_id: int, volume_prefix: str
+                        ) -> dict[str, str]:
+    """Write the storpool.conf a client of this emulator reads.
+
+    It holds the token, so it is readable by this user only.  Returns
+    its keys.
+    """
+    config = {
+        'SP_API_HTTP_HOST': host,
+        'SP_API_HTTP_PORT': str(port),
+        'SP_AUTH_TOKEN': token,
+        'SP_OURID': str(client_id),
+        'SP_OPENSTACK_VOLUME_PREFIX': volume_prefix,
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as fobj:
+        fobj.write(service.config_text(config))
+    return config
 
 
 def leftovers(state_dir: str, dev_dir: str) -> list[str]:

@@ -127,12 +127,13 @@ storpool_iscsi_opts = [
                default='',
                help='Which attachments go over iSCSI. Empty (the '
                     'default): none, every host uses the StorPool block '
-                    'client. "*": all of them (and the backend reports '
-                    'multiattach and the iSCSI protocol). Otherwise a '
-                    'whitespace-separated list of shell patterns '
-                    '(fnmatch) matched against the connector\'s initiator '
-                    'IQN, e.g. "iqn.1991-05.com.microsoft:*"; hosts whose '
-                    'IQN matches none use the StorPool block client.'),
+                    'client. An asterisk alone: all of them (and the '
+                    'backend reports multiattach and the iSCSI protocol). '
+                    'Otherwise a whitespace-separated list of shell '
+                    'patterns (fnmatch) matched against the connector\'s '
+                    'initiator IQN, e.g. iqn.1991-05.com.microsoft:* for '
+                    'every Windows host; hosts whose IQN matches none use '
+                    'the StorPool block client.'),
     cfg.BoolOpt('storpool_iscsi_learn_initiator_iqns',
                 default=True,
                 help='Define an initiator that StorPool does not know yet '

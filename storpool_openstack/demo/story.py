@@ -49,7 +49,8 @@ from storpool_openstack.emulator import process  # noqa: E402
 
 LOG = logging.getLogger(__name__)
 
-TEMPLATES = 'ssd,hdd'
+# name:replication; '-': the template sets no replication.
+TEMPLATES = 'ssd:-,hdd:-'
 GiB = 1 << 30
 PATTERN = 64 * 1024
 TIMEOUT = 60.0

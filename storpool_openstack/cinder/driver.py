@@ -233,8 +233,12 @@ class StorPoolDriver(export.SnapshotExportMixin,
         return names.volume_name(name_id, self._prefix)
 
     def _snapshot_vol_name(self, snapshot: Any) -> str:
-        """The StorPool name of a snapshot's volume (see name_ids.py)."""
-        if not snapshot.obj_attr_is_set('volume'):
+        """The StorPool name of a snapshot's volume (see name_ids.py).
+
+        Not from the cache in a cluster: another service may have run the
+        update_migrated_volume that changed the volume's name id.
+        """
+        if not snapshot.obj_attr_is_set('volume') and not self.cluster_name:
             name_id = self._name_ids.get(snapshot.volume_id)
             if name_id is not None:
                 return names.volume_name(name_id, self._prefix)

@@ -413,15 +413,19 @@ class StorPoolConnector(base.BaseLinuxConnector):
             LOG.error('The device %s did not appear within %.1f s; '
                       'releasing the attachment of %s', path,
                       self._device_timeout, target.name)
+            undone = 'the attachment was undone'
             try:
                 self._release(req_id, target, force=False, retries=0,
                               drop_on_failure=True)
             except Exception:  # noqa: keep the timeout as the error
                 LOG.exception('Could not release %s after the device '
                               'timeout', target.name)
+                undone = ('the attachment could not be undone (see the '
+                          'log): detach %s from client %s by hand'
+                          % (target.name, self._our_id))
             raise exception.DeviceNeverAppeared(
                 device=path, name=target.name, client=self._our_id,
-                timeout=self._device_timeout)
+                timeout=self._device_timeout, undone=undone)
         LOG.info('Connected StorPool %s %s at %s for %s', target.kind,
                  target.name, path, req_id)
         return {'type': 'block', 'path': path, PROP_REQ: req_id}

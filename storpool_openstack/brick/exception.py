@@ -72,8 +72,8 @@ class DeviceNeverAppeared(StorPoolBrickError,
 
     message = ('Volume device not found at %(device)s: StorPool attached '
                '%(name)s to client %(client)s but the device did not appear '
-               'within %(timeout).1f s (device_timeout); the attachment was '
-               'undone. Check that the StorPool block service runs on this '
+               'within %(timeout).1f s (device_timeout); %(undone)s. Check '
+               'that the StorPool block service runs on this '
                'host and that SP_OURID (%(client)s) is this host\'s client '
                'id')
 

@@ -233,8 +233,12 @@ class StorPoolDriver(export.SnapshotExportMixin,
         return names.volume_name(name_id, self._prefix)
 
     def _snapshot_vol_name(self, snapshot: Any) -> str:
-        """The StorPool name of a snapshot's volume (see name_ids.py)."""
-        if not snapshot.obj_attr_is_set('volume'):
+        """The StorPool name of a snapshot's volume (see name_ids.py).
+
+        Not from the cache in a cluster: another service may have run the
+        update_migrated_volume that changed the volume's name id.
+        """
+        if not snapshot.obj_attr_is_set('volume') and not self.cluster_name:
             name_id = self._name_ids.get(snapshot.volume_id)
             if name_id is not None:
                 return names.volume_name(name_id, self._prefix)
@@ -636,18 +640,25 @@ class StorPoolDriver(export.SnapshotExportMixin,
     def _no_client_id(self, connector: dict, files: tuple) -> str:
         host = connector.get('host')
         iqn = connector.get('initiator')
-        iscsi_note = (_('its initiator %(iqn)s matches no pattern of '
-                        'storpool_iscsi_export_to "%(pats)s"') % {
+        # Only a snapshot gets here with an initiator that wants iSCSI:
+        # StorPool exports volumes over iSCSI, never snapshots.
+        iscsi_ok = self._iscsi.wants_iscsi(connector)
+        iscsi_note = (_('a snapshot is never exported over iSCSI (its '
+                        'initiator %(iqn)s gets iSCSI for volumes only)') % {
+            'iqn': iqn} if iscsi_ok else
+            _('its initiator %(iqn)s matches no pattern of '
+              'storpool_iscsi_export_to "%(pats)s"') % {
             'iqn': iqn, 'pats': self._opt('storpool_iscsi_export_to') or ''}
             if iqn else _('it sends no iSCSI initiator either'))
         return _('a StorPool client id for host %(host)s: the connector has '
                  'no %(key)s, no section [%(host)s] with SP_OURID is in '
                  '%(files)s (the top-level SP_OURID is this cinder-volume '
                  'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
-                 '"SP_OURID=<its client id>" to %(file)s, or export to it '
-                 'over iSCSI') % {
+                 '"SP_OURID=<its client id>" to %(file)s%(or_iscsi)s') % {
             'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
-            'iscsi': iscsi_note, 'file': self._config_paths()[0]}
+            'iscsi': iscsi_note, 'file': self._config_paths()[0],
+            'or_iscsi': '' if iscsi_ok else _(', or export to it over '
+                                              'iSCSI')}
 
     def validate_connector(self, connector: dict) -> None:
         if self._iscsi.wants_iscsi(connector):

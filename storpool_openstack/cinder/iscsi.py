@@ -55,6 +55,8 @@ INITIATOR_FILE = '/etc/iscsi/initiatorname.iscsi'
 LEARNED_NET = '0.0.0.0/0'
 PG_NAME_RE = re.compile(r'^[A-Za-z0-9_\-.:]+$')     # sptypes.iSCSIPGName
 IQN_PATTERN_RE = re.compile(r'^[a-z0-9\-.:*?\[\]!]+$')
+# Attachment states in which the host does not use the export.
+NOT_USING = ('detached', 'reserved', 'deleted')
 
 
 class Settings:
@@ -369,7 +371,10 @@ class ISCSIMixin:
         iqn = connector.get('initiator')
         users = 0
         for att in getattr(volume, 'volume_attachment', None) or []:
-            if att.attach_status != 'attached':
+            # Not only 'attached': the one being detached may still be
+            # 'attaching' (Nova deletes a failed attach's attachment), and
+            # so may another one whose host already uses the export.
+            if att.attach_status in NOT_USING:
                 continue
             conn = att.connector or {}
             if conn.get('initiator') == iqn or (

@@ -23,7 +23,9 @@ So the driver remembers the ``name_id`` of every volume it has handled.
 That is exact, not a guess: a volume's ``_name_id`` changes only at the
 end of a migration *to* this backend, through this driver's
 ``update_migrated_volume`` (whose answer Cinder stores as is), and every
-backend runs in a process of its own.  A volume not seen since the
+backend runs in a process of its own.  Not so in an active-active cluster,
+where another service of the backend may run that migration: there the
+driver does not use this table.  A volume not seen since the
 service started (or pushed out of the bounded table) is loaded from the
 database once, as before.
 """

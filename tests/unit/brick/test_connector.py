@@ -268,6 +268,23 @@ class TestConnect(ConnectorTestCase):
         self.assertEqual({}, self.sp.state())
         self.assertEqual({}, self.sp.attachments())
 
+    def test_device_timeout_with_a_failed_release_says_so(self):
+        conn = self.sp.make_connector(
+            dev_root=self.useFixture(base.fixtures.TempDir()).path,
+            device_timeout=0.2)
+        # The attach is the first VolumesReassignWait, the release the
+        # second: StorPool refuses that one.
+        self.sp.emu.control.add_fault(
+            query='VolumesReassignWait', name='invalidParam',
+            transient=False, nth=2)
+
+        err = self.assertRaises(brick_exception.VolumeDeviceNotFound,
+                                conn.connect_volume, _props())
+
+        self.assertNotIn('the attachment was undone', str(err))
+        self.assertIn('could not be undone', str(err))
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+
     def test_missing_attach_state_dir_is_a_clear_error(self):
         conn = self.sp.make_connector(
             attach_state_file='/nonexistent-dir/attach.json')

@@ -21,6 +21,7 @@ tests/cloud/active_active.py (tox -e active-active).
 import threading
 import time
 
+from cinder import objects
 from cinder.tests.unit import utils as test_utils
 import testtools
 
@@ -126,3 +127,35 @@ class TestReapOnTwoServices(base.DriverTestCase):
         deletes = [c for c in self.emu.control.calls()
                    if c['query'] == 'SnapshotDelete']
         self.assertEqual(6, len(deletes))
+
+
+class TestSnapshotAfterMigrationOnAnotherService(base.DriverTestCase):
+    """A snapshot on a service that did not finish the migration.
+
+    In a cluster, update_migrated_volume runs on one service; a later
+    snapshot may go to another, which handled the volume before the
+    migration. It must snapshot the migrated data, not the source that
+    still has the volume's own name until Cinder deletes it.
+    """
+
+    def clustered(self):
+        drv = self.make_driver()
+        drv.cluster_name = 'c1@storpool'  # as Cinder's manager passes it
+        return drv
+
+    def test_snapshot_of_the_migrated_data(self):
+        one, two = self.clustered(), self.clustered()
+        orig, new = self.volume(size=1), self.volume(size=2)
+        two.create_volume(orig)  # `two` has seen orig under its own id
+        one.create_volume(new)
+        res = one.update_migrated_volume(self.ctxt, orig, new, 'available')
+        self.assertEqual({'_name_id': new.id}, res)
+        orig.update(res)
+        orig.save()
+        # As Cinder's manager gets it: the snapshot without its volume.
+        snap = objects.Snapshot.get_by_id(self.ctxt,
+                                          self.snapshot(orig).id)
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+        two.create_snapshot(snap)
+        self.assertEqual(self.vname(new), self.snapshots()[
+            self.sname(snap)]['onVolume'])

@@ -16,6 +16,7 @@
 import json
 import os
 
+from cinder import exception
 import fixtures
 
 from storpool_openstack.cinder import capabilities
@@ -72,3 +73,23 @@ class SnapshotExportTestCase(base.DriverTestCase):
         self.assertIn('native block protocol',
                       props['storpool:multiattach']['description'])
         self.assertIn('storpool:vc_policy', props)
+
+
+class SnapshotOverISCSITestCase(base.DriverTestCase):
+    """A snapshot has no iSCSI export: the refusal must say so."""
+
+    def test_iscsi_initiator_without_client_id(self):
+        drv = self.make_driver(storpool_iscsi_export_to='*',
+                               storpool_iscsi_portal_group='pg')
+        vol = self.volume()
+        drv.create_volume(vol)
+        snap = self.snapshot(vol)
+        drv.create_snapshot(snap)
+        connector = {'host': 'backup-host',
+                     'initiator': 'iqn.2026-12.com.example:backup'}
+        err = self.assertRaises(
+            exception.InvalidConnectorException,
+            drv.initialize_connection_snapshot, snap, connector)
+        self.assertNotIn('matches no pattern', str(err))
+        self.assertIn('snapshot', str(err))
+        self.assertIn('[backup-host]', str(err))

@@ -167,6 +167,16 @@ class ISCSIConnectionTestCase(ISCSIBase):
         self.assertFalse(self.driver.terminate_connection(self.vol, A))
         self.assertEqual({}, self.exports())
 
+    def test_failed_attach_on_the_same_host_keeps_the_export(self):
+        # Instance 1 on compute-a uses the volume; Nova's attach of it to
+        # instance 2 on the same host fails after attachment_update, so
+        # Nova deletes that attachment while it is still "attaching".
+        self.driver.initialize_connection(self.vol, A)
+        self.attachment(A)
+        self.attachment(A, status='attaching')
+        self.assertTrue(self.driver.terminate_connection(self.vol, A))
+        self.assertIn(it.INITIATOR_A, self.exports())
+
     def test_force_detach_removes_every_export(self):
         self.driver.initialize_connection(self.vol, A)
         self.driver.initialize_connection(self.vol, B)

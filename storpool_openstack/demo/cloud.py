@@ -26,9 +26,16 @@ Importing this module monkey-patches the process with eventlet, as
 Cinder's own service scripts do first thing.
 """
 
-from cinder import monkey_patch  # noqa: I100 (Cinder wants this first)
-
-monkey_patch.patch()
+try:
+    # Cinder 29 (2026.2): patch as its own service scripts do.
+    from cinder import monkey_patch  # noqa: I100 (Cinder wants this first)
+except ImportError:
+    # Cinder 26 and 27 (2025.1, 2025.2) have no cinder.monkey_patch:
+    # their service scripts call eventlet directly.
+    import eventlet
+    eventlet.monkey_patch()
+else:
+    monkey_patch.patch()
 
 import os  # noqa: E402
 import sys  # noqa: E402

@@ -30,8 +30,8 @@ try:
     # Cinder 29 (2026.2): patch as its own service scripts do.
     from cinder import monkey_patch  # noqa: I100 (Cinder wants this first)
 except ImportError:
-    # Cinder 26 and 27 (2025.1, 2025.2) have no cinder.monkey_patch:
-    # their service scripts call eventlet directly.
+    # Cinder 26-28 (2025.1-2026.1) have no cinder.monkey_patch: their
+    # service scripts call eventlet directly.
     import eventlet
     eventlet.monkey_patch()
 else:

@@ -85,9 +85,11 @@ class GuestTestBase(base.StorPoolFunctionalTestBase):
         self.work = self.useFixture(fixtures.TempDir()).path
         # The cinder-volume host's StorPool config has a section for each
         # compute host (as StorPool's standard config does): that is
-        # where the driver finds compute-b's client id.
+        # where the driver finds their client ids (the top-level SP_OURID
+        # is the cinder-volume host's own, never another host's).
         with open(self.emulator.conf_path, 'a') as fobj:
-            fobj.write(f'[{HOST_B}]\nSP_OURID=2\n')
+            fobj.write(f'[{HOST_A}]\nSP_OURID=1\n'
+                       f'[{HOST_B}]\nSP_OURID=2\n')
         self.hosts = {}
         # Nova deletes its attachments with a service token; Cinder's
         # functional API runs without Keystone, so there is no token to

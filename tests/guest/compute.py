@@ -161,7 +161,8 @@ class _Server(object):
         from storpool_openstack.common import api as sp_api
         from storpool_openstack.common import config as sp_config
 
-        opts = self.conf.storpool
+        from storpool_openstack.brick import options as sp_options
+        opts = getattr(self.conf, sp_options.GROUP)
         cfg = sp_config.load(config_file=opts.config_file,
                              config_dir=opts.config_file + '.d')
         api = sp_api.StorPoolAPI(cfg, retries=0)

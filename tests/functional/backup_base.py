@@ -227,9 +227,21 @@ class BackupTestBase(base.StorPoolFunctionalTestBase):
         self.api.api_delete(f'/attachments/{attachment_id}')
         self.wait_volume(volume_id)
 
-    def assert_no_temporary_objects(self, keep_volumes=(), keep_snaps=()):
-        """Only the test's own volumes and snapshots are in StorPool."""
-        self.assertEqual(sorted(self.vol_name(v) for v in keep_volumes),
-                         sorted(self.emu_volumes()))
-        self.assertEqual(sorted(self.snap_name(s) for s in keep_snaps),
-                         sorted(self.emu_snapshots()))
+    def assert_no_temporary_objects(self, keep_volumes=(), keep_snaps=(),
+                                    timeout: float = 60):
+        """Only the test's own volumes and snapshots are in StorPool.
+
+        Within `timeout`: the backup service deletes its temporary volume
+        or snapshot after the backup's status has already changed (a
+        cancelled backup's clean-up runs on its own).
+        """
+        want = (sorted(self.vol_name(v) for v in keep_volumes),
+                sorted(self.snap_name(s) for s in keep_snaps))
+        deadline = time.monotonic() + timeout
+        while True:
+            have = (sorted(self.emu_volumes()), sorted(self.emu_snapshots()))
+            if have == want or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(want[0], have[0])
+        self.assertEqual(want[1], have[1])

@@ -226,14 +226,14 @@ def summarize(stream: bytes) -> dict:
             counts['passed'] += 1
         elif status == 'skip':
             counts['skipped'] += 1
-            skipped[test_class(test_id)].add(info['reason'].strip())
+            skipped[class_of_test(test_id)].add(info['reason'].strip())
         else:
             counts['failed'] += 1
             failed.append(test_id)
     return {'counts': counts, 'failed': sorted(failed), 'skipped': skipped}
 
 
-def test_class(test_id: str) -> str:
+def class_of_test(test_id: str) -> str:
     """``pkg.mod.Class`` of a test id or a ``setUpClass (...)`` entry."""
     match = re.match(r'^\w+ \(([^)]*)\)$', test_id)
     if match:

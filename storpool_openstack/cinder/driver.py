@@ -603,8 +603,9 @@ class StorPoolDriver(export.SnapshotExportMixin,
 
         Our os-brick connector sends it; otherwise the section named after
         the host in the StorPool config says it (SP_OURID). The top-level
-        SP_OURID is this cinder-volume host's own: it counts for no other
-        host (that host would be told to use another machine's
+        SP_OURID is this cinder-volume host's own (Cinder's `host`, or this
+        machine's name, which cinder-backup on it sends): it counts for no
+        other host (that host would be told to use another machine's
         attachment).
         """
         if not connector:
@@ -620,7 +621,11 @@ class StorPoolDriver(export.SnapshotExportMixin,
             if not host:
                 raise exception.InvalidConnectorException(
                     missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
-            own = {CONF.host, volume_utils.extract_host(self.host, 'host')
+            # This machine by any of its names: cinder-backup and Cinder's
+            # generic copies on it send the host name os-brick finds
+            # (platform.node()), not Cinder's `host` option.
+            own = {CONF.host, platform.node(),
+                   volume_utils.extract_host(self.host, 'host')
                    if self.host else None}
             if host in own:
                 return self._load_config(platform.node()).our_id

@@ -66,6 +66,24 @@ class ConnectionTestCase(base.DriverTestCase):
                                                  {'host': CONF.host})
         self.assertEqual(5, conn['data']['client_id'])
 
+    def test_this_machine_without_a_section(self):
+        # cinder-backup on the cinder-volume machine: os-brick sends
+        # platform.node() as the host; with no section of its own the
+        # top-level SP_OURID is this machine's. Cinder's `host` is another
+        # name, as in a deployment that sets it.
+        self.override_config('host', 'cinder-volume-1')
+        path = os.path.join(os.path.dirname(self.conf_path), 'top.conf')
+        with open(path, 'w') as conf:
+            conf.writelines(f'{k}={v}\n' for k, v in self.emu.config.items())
+            conf.write('[compute-1]\nSP_OURID=12\n')
+        drv = self.make_driver(storpool_config_file=path)
+        conn = drv.initialize_connection(self.vol,
+                                         {'host': platform.node()})
+        self.assertEqual(int(self.emu.config['SP_OURID']),
+                         conn['data']['client_id'])
+        self.assertRaises(exception.InvalidConnectorException,
+                          drv.validate_connector, {'host': 'compute-2'})
+
     @ddt.data({'mode': 'ro'}, {'readonly': True})
     def test_read_only(self, how):
         connector = {'host': 'compute-1'}

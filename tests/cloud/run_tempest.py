@@ -52,6 +52,8 @@ EXCLUDED = {
     r'VolumesBackupsTest\.test_incremental_backup\b':
         'boots a Nova server without checking that compute is available',
 }
+# Seconds between two progress lines while Tempest runs.
+PROGRESS_EVERY = 60
 TESTS = r'^(tempest\.api\.volume|cinder_tempest_plugin\.api\.volume)\.'
 
 
@@ -184,10 +186,17 @@ def run_suite(cloud: rig.Cloud, driver: str, concurrency: int,
     with open(log, 'wb') as out:
         subprocess.run([_bin('stestr'), 'init'], cwd=ws, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run([_bin('stestr'), 'run', '--concurrency',
-                        str(concurrency), '--exclude-regex',
-                        '|'.join(EXCLUDED), regex], cwd=ws, env=env,
-                       stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([_bin('stestr'), 'run', '--concurrency',
+                                 str(concurrency), '--exclude-regex',
+                                 '|'.join(EXCLUDED), regex], cwd=ws,
+                                env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+        while True:
+            try:
+                proc.wait(timeout=PROGRESS_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                print_progress(log, time.monotonic() - t0)
     seconds = time.monotonic() - t0
     stream = subprocess.run([_bin('stestr'), 'last', '--subunit'], cwd=ws,
                             env=env, capture_output=True).stdout
@@ -196,6 +205,16 @@ def run_suite(cloud: rig.Cloud, driver: str, concurrency: int,
     result['subunit'] = stream
     result['log'] = log
     return result
+
+
+def print_progress(log: str, seconds: float) -> None:
+    """One line of how far the run is (it takes minutes)."""
+    with open(log, errors='replace') as fobj:
+        ends = collections.Counter(
+            m.group(1) for m in re.finditer(r' \.\.\. (ok|FAILED|SKIPPED)',
+                                            fobj.read()))
+    print('tempest: %d passed, %d failed, %d skipped after %.0f s' % (
+        ends['ok'], ends['FAILED'], ends['SKIPPED'], seconds), flush=True)
 
 
 def summarize(stream: bytes) -> dict:

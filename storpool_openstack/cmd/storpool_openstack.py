@@ -33,6 +33,7 @@ import argparse
 import importlib.metadata
 import json
 import logging
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -42,6 +43,8 @@ from storpool_openstack.ops import samples
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# 128 + SIGPIPE: what a shell tool killed by a closed pipe exits with.
+EXIT_BROKEN_PIPE = 141
 
 DEFAULT_STORPOOL_CONF = '/etc/storpool.conf'
 DEFAULT_CINDER_CONF = '/etc/cinder/cinder.conf'
@@ -582,6 +585,11 @@ def main(argv: Sequence[str] | None = None,
     except KeyboardInterrupt:
         console.error('interrupted')
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as cat does,
+        # and keep Python from failing again on the final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     finally:
         undo()
 

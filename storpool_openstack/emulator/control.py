@@ -100,6 +100,15 @@ class ControlClient(object):
         """Slow ``query`` (or every call) down by ``seconds``."""
         self.add_fault(query=query, latency=seconds, error=False)
 
+    def hold(self, query: str = '*') -> None:
+        """Keep ``query`` (or every call) waiting until clear_faults()."""
+        self.request('POST', 'faults', {'query': query, 'hold': True,
+                                        'error': False})
+
+    def held(self) -> typing.List[dict]:
+        """The calls a hold keeps waiting now (as in the call log)."""
+        return self.request('GET', 'faults')['held']
+
     def refuse_connections(self, seconds: float) -> None:
         """Reset every new connection for ``seconds``."""
         self.request('POST', 'faults', {'refuseFor': seconds})

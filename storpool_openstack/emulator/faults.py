@@ -32,7 +32,10 @@ class Fault(object):
 
     ``times`` failures in a row (``None`` = forever), or with ``nth`` only
     the n-th matching call (1-based, counted from when the fault was added)
-    fails.  ``latency`` seconds are added to every matching call.
+    fails.  ``latency`` seconds are added to every matching call.  With
+    ``hold`` a matching call waits, listed as held, until the faults are
+    cleared: a test sees which calls are in flight and decides when they
+    go on (a StorPool that stalls until the test lets it).
     """
 
     def __init__(self, query: str = '*', name: str = 'busy',
@@ -42,7 +45,7 @@ class Fault(object):
                  nth: typing.Optional[int] = None,
                  latency: float = 0.0,
                  status: typing.Optional[int] = None,
-                 error: bool = True) -> None:
+                 error: bool = True, hold: bool = False) -> None:
         self.query = query
         self.name = name
         self.descr = descr or 'injected fault on %s' % query
@@ -52,13 +55,14 @@ class Fault(object):
         self.latency = float(latency)
         self.status = status or (503 if self.transient else 500)
         self.error = bool(error)
+        self.hold = bool(hold)
         self.seen = 0
         self.fired = 0
 
     @classmethod
     def from_json(cls, data: dict) -> 'Fault':
         allowed = ('query', 'name', 'descr', 'transient', 'times', 'nth',
-                   'latency', 'status', 'error')
+                   'latency', 'status', 'error', 'hold')
         unknown = set(data) - set(allowed)
         if unknown:
             raise errors.invalid('unknown fault fields: %s' %
@@ -70,7 +74,7 @@ class Fault(object):
                 'transient': self.transient, 'times': self.times,
                 'nth': self.nth, 'latency': self.latency,
                 'status': self.status, 'error': self.error,
-                'seen': self.seen, 'fired': self.fired}
+                'hold': self.hold, 'seen': self.seen, 'fired': self.fired}
 
     def matches(self, query: str) -> bool:
         return self.query in ('*', query)
@@ -86,8 +90,10 @@ class FaultInjector(object):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
         self._faults: typing.List[Fault] = []
         self._refuse_until = 0.0
+        self._held: typing.Dict[int, dict] = {}
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -97,10 +103,31 @@ class FaultInjector(object):
         with self._lock:
             self._faults = []
             self._refuse_until = 0.0
+            self._released.notify_all()
 
     def list(self) -> typing.List[dict]:
         with self._lock:
             return [f.to_json() for f in self._faults]
+
+    def held(self) -> typing.List[dict]:
+        """The calls a ``hold`` fault keeps waiting now."""
+        with self._lock:
+            return [dict(e) for e in self._held.values()]
+
+    def wait_if_held(self, query: str, entry: dict) -> None:
+        """Wait while a ``hold`` fault matches ``query`` (see Fault)."""
+        def holding() -> bool:
+            return any(f.hold and f.matches(query) for f in self._faults)
+
+        with self._lock:
+            if not holding():
+                return
+            self._held[id(entry)] = entry
+            try:
+                while holding():
+                    self._released.wait()
+            finally:
+                del self._held[id(entry)]
 
     def refuse_for(self, seconds: float) -> None:
         """Reset every new connection for ``seconds`` (like a down API)."""

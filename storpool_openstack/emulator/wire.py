@@ -193,6 +193,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = self._parse_json(params['json'][0])
                 entry['body'] = body
         latency, fault = self.server.faults.check(query)
+        self.server.faults.wait_if_held(query, entry)
         if latency:
             time.sleep(latency)
         if fault is not None:
@@ -222,7 +223,8 @@ class Control(object):
             data = {'ok': True}
         elif key == ('GET', 'faults'):
             data = {'faults': srv.faults.list(),
-                    'refusing': srv.faults.refusing()}
+                    'refusing': srv.faults.refusing(),
+                    'held': srv.faults.held()}
         elif key == ('POST', 'faults'):
             if not isinstance(body, dict):
                 raise errors.invalid('a fault must be a JSON object')

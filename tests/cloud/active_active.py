@@ -39,6 +39,8 @@ import typing
 import testtools
 import testtools.content
 
+from cinderclient import exceptions as cinder_exc
+
 from storpool_openstack.ops import doctor_cluster
 from tests.cloud import aa_workload
 from tests.cloud import rig
@@ -51,6 +53,8 @@ IMAGES = 3
 TRANSITIONAL = {'creating', 'extending', 'deleting', 'retyping',
                 'downloading', 'uploading', 'attaching', 'detaching',
                 'maintenance'}
+UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                  r'[0-9a-f]{12}')
 # What the volume manager logs when it has done an operation.
 SERVED = re.compile(r'(Created volume successfully|Create snapshot completed'
                     r' successfully|Deleted volume successfully|Delete '
@@ -239,6 +243,42 @@ class ActiveActiveTest(testtools.TestCase):
                 ['%s %s' % (r.id, r.status) for r in left],))
             time.sleep(1)
 
+    def catch_in_flight(self, cinder: typing.Any,
+                        emulator: typing.Any, host: str,
+                        timeout: float = 240) -> typing.List[str]:
+        """Hold StorPool calls until ``host`` waits in one; its volumes.
+
+        The ids of the volumes Cinder shows "creating" on ``host`` that
+        a held call names: ``host`` (the only one working on them) is
+        blocked in that call until the faults are cleared, which the
+        caller does after the kill.  Holds in rounds: when all the work
+        in hand went to the other service, let it go on for a while.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            emulator.hold()
+            round_end = time.monotonic() + 20
+            while time.monotonic() < round_end:
+                caught = []
+                named = set(UUID.findall(json.dumps(emulator.held())))
+                for vid in sorted(named):
+                    try:
+                        vol = cinder.volumes.get(vid)
+                    except cinder_exc.NotFound:
+                        continue
+                    on = getattr(vol, 'os-vol-host-attr:host', None) or ''
+                    if vol.status == 'creating' and \
+                            on.startswith(host + '@'):
+                        caught.append(vid)
+                if caught:
+                    return caught
+                time.sleep(0.5)
+            emulator.clear_faults()
+            self.assertLess(time.monotonic(), deadline, '%s was never '
+                            'seen creating a volume in %d s' % (host,
+                                                                timeout))
+            time.sleep(3)
+
     # -- the tests ---------------------------------------------------------
     def test_doctor_cluster_checks(self) -> None:
         """The doctor on this cloud's cinder.conf with its cluster."""
@@ -337,9 +377,11 @@ class ActiveActiveTest(testtools.TestCase):
         self.assertEqual(len(cache), self.image_copies(), cache)
         self.assertLessEqual(len(cache), IMAGES)
 
-        # 3. aa-2 SIGKILLed after a third of the operations, while both
-        # services wait on StorPool calls the emulator holds for 5 s (as
-        # a slow StorPool would): the kill catches work in flight.
+        # 3. aa-2 SIGKILLed after a third of the operations, at a moment
+        # it is sure to hold work: the emulator holds every StorPool call
+        # (as a stalled StorPool would) until a held call names a volume
+        # Cinder shows "creating" on aa-2; the kill comes while that call
+        # still waits, so aa-2 cannot have finished that volume.
         killed: typing.List[float] = []
         kill_lock = threading.Lock()
         emulator = self.cloud.emulator()
@@ -353,8 +395,6 @@ class ActiveActiveTest(testtools.TestCase):
             try:
                 watcher = aa_workload.client(creds)
                 self.wait_service('aa-2', False, timeout=120)
-                # aa-1's own operations take seconds: what is still busy
-                # now is what aa-2 had in hand.
                 failover['left'] = self.busy(watcher)
                 failover['answer'] = self.cloud.cinder(
                     '/workers/cleanup', 'POST', {
@@ -372,26 +412,43 @@ class ActiveActiveTest(testtools.TestCase):
             except BaseException as exc:
                 failover['error'] = exc
 
-        cleaner = threading.Thread(target=cleanup_after_kill)
+        def kill_in_flight() -> None:
+            try:
+                failover['hold'] = time.monotonic()
+                failover['caught'] = self.catch_in_flight(
+                    aa_workload.client(creds), emulator, 'aa-2')
+                killed.append(time.monotonic())
+                failover['hold'] = killed[0] - failover['hold']
+                self.cloud.kill(_service_name('aa-2'))
+            except BaseException as exc:
+                failover['error'] = exc
+                return
+            finally:
+                emulator.clear_faults()
+            cleanup_after_kill()
+
+        # Its own thread: the workers go on making work meanwhile.
+        killer = threading.Thread(target=kill_in_flight)
 
         def progress(count: int) -> None:
             with kill_lock:
-                if count < OPS_PER_PHASE // 3 or killed:
-                    return
-                emulator.add_latency(5)
-                time.sleep(3)
-                killed.append(time.monotonic())
-                self.cloud.kill(_service_name('aa-2'))
-                emulator.clear_faults()
-                cleaner.start()
+                if count >= OPS_PER_PHASE // 3 and not killer.ident:
+                    killer.start()
         work.op_timeout = 60
         third = work.run(OPS_PER_PHASE, WORKERS, progress)
-        self.assertTrue(killed)
-        cleaner.join(300)
+        killer.join(600)
+        self.assertFalse(killer.is_alive(), 'the failover hangs')
         if 'error' in failover:
             raise failover['error']
-        self.assertNotEqual([], failover['left'],
-                            'the kill caught no work of aa-2 in flight')
+        self.assertTrue(killed)
+        # Each volume aa-2 was creating at the kill stayed "creating"
+        # until Cinder's cleanup, which then put it in a final state.
+        caught = failover['caught']
+        left = ' '.join(failover['left'])
+        self.assertEqual([], [v for v in caught if v not in left],
+                         'caught in flight but not left busy: %s' % left)
+        self.assertEqual(['error'] * len(caught),
+                         [cinder.volumes.get(v).status for v in caught])
         self.assertEqual(['aa-2@storpool'], [
             s['host'] for s in failover['answer']['cleaning']], failover)
         served_third = self.served(since)
@@ -407,14 +464,16 @@ class ActiveActiveTest(testtools.TestCase):
         self.assertEqual([], self.busy(cinder))
         self.report('failover', 'aa-2 SIGKILLed after %d of %d operations;'
                     ' %d finished with an error, %d waited past %d s; '
-                    'left in flight by aa-2: %s; the cleanup put every '
+                    'caught creating on aa-2 (after %.1f s of held '
+                    'StorPool calls): %s; left in flight: %s; '
+                    'the cleanup put every '
                     'volume and snapshot it covers in a final state %.1f s '
                     'after the kill (service_down_time 30 s); reset by '
                     'hand, outside what the cleanup covers: %s' % (
                         OPS_PER_PHASE // 3, third.ops, len(third.errors),
                         len(third.stuck), work.op_timeout,
-                        failover['left'], failover['cleaned'],
-                        busy or 'none'))
+                        failover['hold'], caught, failover['left'],
+                        failover['cleaned'], busy or 'none'))
 
         # 4. Everything deleted through Cinder; StorPool holds no garbage.
         # A volume or snapshot in an error state after the kill (Cinder's

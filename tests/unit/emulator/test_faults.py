@@ -15,6 +15,7 @@
 """Fault injection and the call log, via ControlClient and Python."""
 
 import http.client
+import threading
 import time
 
 from storpool import spapi
@@ -93,6 +94,32 @@ class FaultsTestCase(base.TestCase):
         self.assertLess(time.monotonic() - start, 0.3)
         self.assertGreaterEqual(self.ctl.calls('VolumesList')[0]
                                 ['duration'], 0.3)
+
+    def test_hold(self) -> None:
+        self.ctl.hold('VolumeCreate')
+        done = []
+        thread = threading.Thread(target=lambda: done.append(
+            self.api.volumeCreate({'name': 'held', 'size': base.GiB})))
+        thread.start()
+        self.addCleanup(thread.join, 30)
+        self.addCleanup(self.ctl.clear_faults)
+        deadline = time.monotonic() + 30
+        while not self.ctl.held():
+            self.assertLess(time.monotonic(), deadline, 'never held')
+            time.sleep(0.05)
+        held = self.ctl.held()
+        self.assertEqual(['VolumeCreate'], [c['query'] for c in held])
+        self.assertEqual({'name': 'held', 'size': base.GiB},
+                         held[0]['body'])
+        # Other calls go on; the held one has not been done.
+        self.assertEqual([], self.api.volumesList())
+        self.assertEqual([], done)
+        self.assertEqual([], self.ctl.calls('VolumeCreate'))
+        self.ctl.clear_faults()
+        thread.join(30)
+        self.assertEqual(1, len(done))
+        self.assertEqual([], self.ctl.held())
+        self.assertEqual(['held'], list(self.ctl.state()['volumes']))
 
     def test_refuse_connections(self) -> None:
         self.ctl.refuse_connections(0.5)

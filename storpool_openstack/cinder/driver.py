@@ -89,7 +89,6 @@ from storpool_openstack.common import names
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-POOL = 'default'
 CLIENT_ID_KEY = 'storpool_client_id'
 
 
@@ -121,6 +120,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
         self._reaper: reaper.Reaper | None = None
+        # The templates the volume types name (check_for_setup_error).
+        self._wanted_templates: frozenset[str] = frozenset()
         self._name_ids = name_ids.NameIds()
 
     @staticmethod
@@ -282,7 +283,7 @@ class StorPoolDriver(export.SnapshotExportMixin,
         return desc
 
     def get_pool(self, volume: Any) -> str:
-        return POOL
+        return sp_stats.POOL
 
     # Volumes
 
@@ -713,55 +714,25 @@ class StorPoolDriver(export.SnapshotExportMixin,
     def _update_volume_stats(self) -> None:
         """Two API calls: templates status and disks."""
         backend = self._backend_name()
-        data = {
-            'volume_backend_name': backend,
-            'vendor_name': 'StorPool',
-            'driver_version': self.VERSION,
-            'storage_protocol': self._storage_protocol(),
-            'clone_across_pools': True,
-            'sparse_copy_volume': True,
-            'consistent_group_snapshot_enabled': True,
-            'online_extend_support': True,
-            'QoS_support': True,
-            'thin_provisioning_support': True,
-            'thick_provisioning_support': False,
-            # Off over the native protocol; on when every initiator
-            # gets iSCSI (capabilities.multiattach_supported decides).
-            'multiattach': capabilities.multiattach_supported(
-                self._storage_protocol()),
-        }
-        pool = {
-            'pool_name': POOL,
-            'reserved_percentage': self._opt('reserved_percentage') or 0,
-            'max_over_subscription_ratio':
-                self._opt('max_over_subscription_ratio'),
-            'thin_provisioning_support': True,
-            'thick_provisioning_support': False,
-            'multiattach': data['multiattach'],
-            'QoS_support': True,
-            'consistent_group_snapshot_enabled': True,
-            'online_extend_support': True,
-            'backend_state': 'up',
-        }
+        data = sp_stats.backend_stats(
+            backend, self.VERSION, self._storage_protocol(),
+            reserved_percentage=self._opt('reserved_percentage') or 0,
+            max_over_subscription_ratio=self._opt(
+                'max_over_subscription_ratio'))
+        pool = data['pools'][0]
         try:
             status = self._api.templates_status()
             disks = self._api.disks_list()
             pool.update(sp_stats.pool_capacity(
                 disks, status, self._replication(),
                 all_templated=bool(self._opt('storpool_template'))))
-            pool.update(sp_templates.stats(
-                status, getattr(self, '_wanted_templates', ())))
+            pool.update(sp_templates.stats(status, self._wanted_templates))
         except sp_exc.StorPoolError as err:
             # The manager calls this from init_host outside its error
             # handling: report an unusable pool instead of raising.
             LOG.error('StorPool backend %(backend)s: cannot get the '
                       'capacity: %(err)s', {'backend': backend, 'err': err})
-            old = ((self._stats or {}).get('pools') or [{}])[0]
-            pool.update({'total_capacity_gb': old.get(
-                'total_capacity_gb', 0), 'free_capacity_gb': 0,
-                'storpool_template': old.get('storpool_template', []),
-                'backend_state': 'down'})
-        data['pools'] = [pool]
+            pool.update(sp_stats.capacity_unknown(self._stats))
         self._stats = data
 
 

@@ -96,7 +96,7 @@ CLIENT_ID_KEY = 'storpool_client_id'
 class StorPoolDriver(export.SnapshotExportMixin,
                      capabilities.CapabilitiesMixin, iscsi.ISCSIMixin,
                      image.ImageMixin, manage.ManageMixin, groups.GroupsMixin,
-                     driver.VolumeDriver):
+                     reaper.ReaperMixin, driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
     Version history:
@@ -119,7 +119,6 @@ class StorPoolDriver(export.SnapshotExportMixin,
         self.configuration.append_config_values(options.storpool_iscsi_opts)
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
-        self._reaper: reaper.Reaper | None = None
         # The templates the volume types name (check_for_setup_error).
         self._wanted_templates: frozenset[str] = frozenset()
         self._name_ids = name_ids.NameIds()
@@ -197,18 +196,6 @@ class StorPoolDriver(export.SnapshotExportMixin,
             section=getattr(self.configuration, 'config_group', None) or
             'backend_defaults')
         self._start_reaper()
-
-    def _start_reaper(self) -> None:
-        """The deferred-deletion purge task, when deferred deletion is on."""
-        if (self._opt('storpool_deferred_delete_hours') or 0) <= 0:
-            return
-        if self._reaper is None:
-            self._reaper = reaper.Reaper(
-                self._api, self._prefix,
-                hours=lambda: self._opt('storpool_deferred_delete_hours'),
-                interval=self._opt('storpool_deferred_delete_purge_interval'),
-                batch=self._opt('storpool_deferred_delete_purge_batch'))
-        self._reaper.start()
 
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \

@@ -53,7 +53,6 @@ driver placed in ``#template_<name>`` pools move to the new pool with
 --newhost H@B#default`` (hosts ``#default`` need nothing).
 """
 
-import platform
 from typing import Any
 
 from cinder.common import constants
@@ -67,6 +66,7 @@ from oslo_log import log as logging
 from oslo_utils import units
 
 from storpool_openstack.cinder import capabilities
+from storpool_openstack.cinder import connection
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import export
 from storpool_openstack.cinder import groups
@@ -87,13 +87,10 @@ from storpool_openstack.common import exception as sp_exc
 from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
-CONF = cfg.CONF
-
-CLIENT_ID_KEY = 'storpool_client_id'
 
 
 @interface.volumedriver
-class StorPoolDriver(export.SnapshotExportMixin,
+class StorPoolDriver(connection.ConnectionMixin, export.SnapshotExportMixin,
                      capabilities.CapabilitiesMixin, iscsi.ISCSIMixin,
                      image.ImageMixin, manage.ManageMixin, groups.GroupsMixin,
                      reaper.ReaperMixin, driver.VolumeDriver):
@@ -575,121 +572,6 @@ class StorPoolDriver(export.SnapshotExportMixin,
         LOG.info('%(new)s: renamed by an earlier attempt of a call whose '
                  'answer was lost', {'new': new})
         return True
-
-    # Connections
-
-    def _client_id(self, connector: dict | None) -> int:
-        """The StorPool client id of the connector's host, or a clear error.
-
-        Our os-brick connector sends it; otherwise the section named after
-        the host in the StorPool config says it (SP_OURID). The top-level
-        SP_OURID is this cinder-volume host's own: it counts for no other
-        host (that host would be told to use another machine's
-        attachment).
-        """
-        if not connector:
-            raise exception.InvalidConnectorException(
-                missing=_('no connector was given'))
-        host = connector.get('host')
-        raw = connector.get(CLIENT_ID_KEY)
-        try:
-            if raw is not None:
-                return sp_config.parse_client_id(
-                    str(raw), section=host or '?',
-                    files=(f'the connector\'s {CLIENT_ID_KEY}',))
-            if not host:
-                raise exception.InvalidConnectorException(
-                    missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
-            own = {CONF.host, volume_utils.extract_host(self.host, 'host')
-                   if self.host else None}
-            if host in own:
-                return self._load_config(platform.node()).our_id
-            path, conf_d = self._config_paths()
-            value, files = sp_config.host_client_id(
-                host, config_file=path, config_dir=conf_d)
-            if value is None:
-                raise exception.InvalidConnectorException(
-                    missing=self._no_client_id(connector, files))
-            return sp_config.parse_client_id(value, section=host,
-                                             files=files)
-        except sp_exc.ConfigError as err:
-            raise exception.InvalidConnectorException(
-                missing=_('a StorPool client id for host %(host)s: '
-                          '%(err)s') % {'host': host, 'err': err})
-
-    def _no_client_id(self, connector: dict, files: tuple) -> str:
-        host = connector.get('host')
-        iqn = connector.get('initiator')
-        # Only a snapshot gets here with an initiator that wants iSCSI:
-        # StorPool exports volumes over iSCSI, never snapshots.
-        iscsi_ok = self._iscsi.wants_iscsi(connector)
-        iscsi_note = (_('a snapshot is never exported over iSCSI (its '
-                        'initiator %(iqn)s gets iSCSI for volumes only)') % {
-            'iqn': iqn} if iscsi_ok else
-            _('its initiator %(iqn)s matches no pattern of '
-              'storpool_iscsi_export_to "%(pats)s"') % {
-            'iqn': iqn, 'pats': self._opt('storpool_iscsi_export_to') or ''}
-            if iqn else _('it sends no iSCSI initiator either'))
-        return _('a StorPool client id for host %(host)s: the connector has '
-                 'no %(key)s, no section [%(host)s] with SP_OURID is in '
-                 '%(files)s (the top-level SP_OURID is this cinder-volume '
-                 'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
-                 '"SP_OURID=<its client id>" to %(file)s%(or_iscsi)s') % {
-            'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
-            'iscsi': iscsi_note, 'file': self._config_paths()[0],
-            'or_iscsi': '' if iscsi_ok else _(', or export to it over '
-                                              'iSCSI')}
-
-    def validate_connector(self, connector: dict) -> None:
-        if self._iscsi.wants_iscsi(connector):
-            self._iscsi_validate_connector(connector)
-            return
-        self._client_id(connector)
-
-    def initialize_connection(self, volume: Any, connector: dict,
-                              **kwargs: Any) -> dict:
-        """iSCSI for the connectors storpool_iscsi_* choose, else native.
-
-        Native: the in-tree connection info, client_id, volume and
-        access_mode; `volume` is the id in the StorPool name (the Cinder
-        id, or the _name_id after a migration that could not rename), so
-        both os-brick's in-tree connector and ours find the right volume.
-        """
-        admin = getattr(volume, 'admin_metadata', None) or {}
-        readonly = (connector or {}).get('mode') == 'ro' or \
-            admin.get('readonly') == 'True' or \
-            admin.get('attached_mode') == 'ro'
-        mode = 'ro' if readonly else 'rw'
-        if self._iscsi.wants_iscsi(connector):
-            return self._iscsi_connect(volume, connector, mode)
-        return {'driver_volume_type': constants.STORPOOL,
-                'data': {'client_id': self._client_id(connector),
-                         'volume': getattr(volume, 'name_id', None) or
-                         volume['id'],
-                         'access_mode': mode}}
-
-    def terminate_connection(self, volume: Any, connector: dict,
-                             **kwargs: Any) -> bool | None:
-        """iSCSI: remove the export; native: nothing (the host detaches).
-
-        Without a connector (a force detach) every iSCSI export of the
-        volume goes. True: another attachment shares this export.
-        """
-        settings = self._iscsi
-        if settings.wants_iscsi(connector) or (
-                connector is None and settings.enabled):
-            return self._iscsi_disconnect(volume, connector)
-        return None
-
-    def create_export(self, context: Any, volume: Any,
-                      connector: dict) -> None:
-        pass
-
-    def ensure_export(self, context: Any, volume: Any) -> None:
-        pass
-
-    def remove_export(self, context: Any, volume: Any) -> None:
-        pass
 
     # Stats
 

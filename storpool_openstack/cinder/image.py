@@ -39,7 +39,6 @@ volumes need it.
 import contextlib
 import platform
 import sys
-import time
 
 from cinder import exception as cinder_exception
 from cinder.i18n import _
@@ -423,69 +422,28 @@ class ImageMixin:
 
     # The cache entries
 
-    def _image_cache_touch(self, snap: str, *, force: bool = False) -> None:
+    def _image_cache_touch(self, snap: str) -> None:
         """Record a use in the snapshot's tag (rate-limited)."""
         touched = self.__dict__.setdefault('_image_cache_touched', {})
-        now = time.time()
-        if (not force and
-                now - touched.get(snap, 0) < image_cache.LRU_RESOLUTION):
-            return
-        try:
-            info = self._api.snapshot(snap)
-            tags = dict(info.get('tags') or {})
-            tags[image_cache.TAG_USED] = str(int(now))
-            self._api.snapshot_update(snap, {'tags': tags})
-            touched[snap] = now
-        except sp_exception.StorPoolError as exc:
-            LOG.debug('Could not tag %s as used: %s', snap, exc)
+        image_cache.touch(self._api, snap, touched)
 
     def _image_cache_add(self, volume, image_meta) -> None:
         """Snapshot a volume that holds exactly the image, as its cache."""
         if not self._image_cacheable(image_meta):
             return
-        prefix = self._sp_config.volume_prefix
         image_id = image_meta['id']
-        digest = image_cache.image_hash(image_meta)
-        snap = image_cache.cache_snapshot_name(image_id, digest, prefix)
-        now = int(time.time())
-        tags = {image_cache.TAG_IMAGE: image_id,
-                image_cache.TAG_HASH: digest,
-                image_cache.TAG_USED: str(now)}
-        try:
-            self._api.snapshot_create(self._image_vol_name(volume),
-                                      {'name': snap, 'tags': tags})
-        except sp_exception.AlreadyExists:
-            LOG.debug('Image cache entry %s already exists', snap)
-            return
-        except sp_exception.StorPoolError as exc:
-            LOG.warning('Could not cache image %(image)s: %(err)s',
-                        {'image': image_id, 'err': exc})
-            return
-        self.__dict__.setdefault('_image_cache_touched', {})[snap] = now
-        LOG.info('Image cache: %(snap)s keeps image %(image)s', {
-            'snap': snap, 'image': image_id})
-        self._image_cache_trim(image_id, snap)
+        snap = image_cache.add(
+            self._api, self._image_vol_name(volume), image_id,
+            image_cache.image_hash(image_meta), self._sp_config.volume_prefix,
+            self.__dict__.setdefault('_image_cache_touched', {}))
+        if snap is not None:
+            self._image_cache_trim(image_id, snap)
 
     def _image_cache_trim(self, image_id: str, keep_name: str) -> None:
         """Drop stale entries of this image and the least recently used."""
-        prefix = self._sp_config.volume_prefix
-        limit = self.configuration.safe_get(
-            'storpool_image_cache_max_entries') or 0
-        try:
-            entries = image_cache.list_image_cache(self._api, prefix)
-            doomed = [e for e in entries if e['image_id'] == image_id
-                      and e['name'] != keep_name]
-            rest = [e for e in entries if e not in doomed]
-            if limit > 0 and len(rest) > limit:
-                others = [e for e in rest if e['name'] != keep_name]
-                doomed += others[:len(rest) - limit]
-            for entry in doomed:
-                with contextlib.suppress(sp_exception.NotFound):
-                    self._api.snapshot_delete(entry['name'])
-                LOG.info('Image cache: dropped %(snap)s (image %(image)s)',
-                         {'snap': entry['name'], 'image': entry['image_id']})
-        except sp_exception.StorPoolError as exc:
-            LOG.warning('Could not trim the image cache: %s', exc)
+        image_cache.trim(self._api, self._sp_config.volume_prefix, image_id,
+                         keep_name, self.configuration.safe_get(
+                             'storpool_image_cache_max_entries') or 0)
 
 
 def _cinder_volume_ids(image_location) -> list[str]:

@@ -39,6 +39,7 @@ volumes need it.
 import contextlib
 import platform
 import sys
+from typing import Any
 
 from cinder import exception as cinder_exception
 from cinder.i18n import _
@@ -70,17 +71,24 @@ CLIENT_ID_KEY = 'storpool_client_id'
 
 
 class ImageMixin:
-    """Image handling for StorPoolDriver (see the class docstring there).
+    """Image handling for StorPoolDriver (see the module docstring).
 
-    Uses the driver's `_api`, `_sp_config`, `configuration`, `db`,
-    `create_volume`, `_discard_volume` (an immediate delete) and its
-    volume-to-StorPool mapping.
+    Uses the driver's `_api`, `_sp_config`, `configuration`, `host`,
+    `create_volume`, `extend_volume`, `_discard_volume` (an immediate
+    delete), `_vol_name` and `_volume_create_desc`.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The connector of the driver's own attaches, made on first use.
+        self._image_connector: Any = None
+        # When this process last tagged each cache entry as used.
+        self._image_cache_touched: dict[str, float] = {}
 
     # The local attach
 
     def _storpool_connector(self):
-        connector = getattr(self, '_image_connector', None)
+        connector = self._image_connector
         if connector is None:
             # Imported here: the connector module is the brick package's,
             # and only this path of the driver needs it.
@@ -141,7 +149,7 @@ class ImageMixin:
         this skips os-brick's probe of every transport (iSCSI initiator,
         NVMe host NQN...), which needs privsep and takes time.
         """
-        props = {'host': getattr(self, 'host', None) or CONF.host,
+        props = {'host': self.host or CONF.host,
                  'multipath': False, 'enforce_multipath': False,
                  'platform': platform.machine(), 'os_type': sys.platform}
         with contextlib.suppress(sp_exception.StorPoolError):
@@ -230,31 +238,9 @@ class ImageMixin:
 
     def _image_volume_desc(self, volume, **extra) -> dict:
         """The VolumeCreate request for `volume` (template, tags...)."""
-        hook = getattr(self, '_volume_create_desc', None)
-        if hook is not None:
-            desc = dict(hook(volume, derived=bool(extra)))
-        else:
-            desc = {'name': self._image_vol_name(volume),
-                    'size': volume.size * units.Gi}
-            template = self._image_template(volume)
-            if template:
-                desc['template'] = template
+        desc = self._volume_create_desc(volume, derived=bool(extra))
         desc.update(extra)
         return desc
-
-    def _image_vol_name(self, volume) -> str:
-        hook = getattr(self, '_vol_name', None)
-        if hook is not None:
-            return hook(volume)
-        return names.volume_name(volume.id, self._sp_config.volume_prefix)
-
-    def _image_template(self, volume) -> str | None:
-        specs = {}
-        vtype = getattr(volume, 'volume_type', None)
-        if vtype is not None:
-            specs = vtype.extra_specs or {}
-        return specs.get('storpool_template') or \
-            self.configuration.safe_get('storpool_template')
 
     def _clone_from_cinder_location(self, volume, image_location,
                                     image_meta) -> dict | None:
@@ -424,8 +410,7 @@ class ImageMixin:
 
     def _image_cache_touch(self, snap: str) -> None:
         """Record a use in the snapshot's tag (rate-limited)."""
-        touched = self.__dict__.setdefault('_image_cache_touched', {})
-        image_cache.touch(self._api, snap, touched)
+        image_cache.touch(self._api, snap, self._image_cache_touched)
 
     def _image_cache_add(self, volume, image_meta) -> None:
         """Snapshot a volume that holds exactly the image, as its cache."""
@@ -433,9 +418,9 @@ class ImageMixin:
             return
         image_id = image_meta['id']
         snap = image_cache.add(
-            self._api, self._image_vol_name(volume), image_id,
+            self._api, self._vol_name(volume), image_id,
             image_cache.image_hash(image_meta), self._sp_config.volume_prefix,
-            self.__dict__.setdefault('_image_cache_touched', {}))
+            self._image_cache_touched)
         if snap is not None:
             self._image_cache_trim(image_id, snap)
 

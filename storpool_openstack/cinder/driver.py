@@ -51,6 +51,14 @@ is the cluster's raw space over storpool_replication. Volumes the in-tree
 driver placed in ``#template_<name>`` pools move to the new pool with
 ``cinder-manage volume update_host --currenthost H@B#template_<name>
 --newhost H@B#default`` (hosts ``#default`` need nothing).
+
+This module is the core the other parts build on: set-up, names and
+policies, volumes, snapshots, retype and migration. It is some 640 lines,
+a quarter of them docstrings, because that core is one job. The rest are
+mixins, each in its own module: connections (connection.py), iSCSI
+(iscsi.py), snapshot attachments (export.py), images (image.py), manage
+(manage.py), groups (groups.py), the purge task (reaper.py), the vendor
+properties (capabilities.py); the stats are built in stats.py.
 """
 
 from typing import Any

@@ -51,19 +51,22 @@ is the cluster's raw space over storpool_replication. Volumes the in-tree
 driver placed in ``#template_<name>`` pools move to the new pool with
 ``cinder-manage volume update_host --currenthost H@B#template_<name>
 --newhost H@B#default`` (hosts ``#default`` need nothing).
+
+This module is the core the other parts build on: set-up, names and
+policies, volumes, snapshots, retype and migration. It is some 640 lines,
+a quarter of them docstrings, because that core is one job. The rest are
+mixins, each in its own module: connections (connection.py), iSCSI
+(iscsi.py), snapshot attachments (export.py), images (image.py), manage
+(manage.py), groups (groups.py), the purge task (reaper.py), the vendor
+properties (capabilities.py); the stats are built in stats.py.
 """
 
-import math
-import platform
-import time
 from typing import Any
 
 from cinder.common import constants
-from cinder import context as cinder_context
 from cinder import exception
 from cinder.i18n import _
 from cinder import interface
-from cinder import objects
 from cinder.volume import driver
 from cinder.volume import volume_utils
 from oslo_config import cfg
@@ -71,10 +74,13 @@ from oslo_log import log as logging
 from oslo_utils import units
 
 from storpool_openstack.cinder import capabilities
+from storpool_openstack.cinder import connection
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import export
+from storpool_openstack.cinder import groups
 from storpool_openstack.cinder import image
 from storpool_openstack.cinder import iscsi
+from storpool_openstack.cinder import manage
 from storpool_openstack.cinder import name_ids
 from storpool_openstack.cinder import options
 from storpool_openstack.cinder import policy
@@ -89,23 +95,13 @@ from storpool_openstack.common import exception as sp_exc
 from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
-CONF = cfg.CONF
-
-POOL = 'default'
-UNMANAGED = 'unmanaged'
-MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
-CLIENT_ID_KEY = 'storpool_client_id'
-
-
-def _gib(nbytes: int) -> int:
-    return int(math.ceil(nbytes / units.Gi))
 
 
 @interface.volumedriver
-class StorPoolDriver(export.SnapshotExportMixin,
+class StorPoolDriver(connection.ConnectionMixin, export.SnapshotExportMixin,
                      capabilities.CapabilitiesMixin, iscsi.ISCSIMixin,
-                     image.ImageMixin,
-                     driver.VolumeDriver):
+                     image.ImageMixin, manage.ManageMixin, groups.GroupsMixin,
+                     reaper.ReaperMixin, driver.VolumeDriver):
     """The StorPool block storage driver (storpool-openstack).
 
     Version history:
@@ -128,7 +124,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
         self.configuration.append_config_values(options.storpool_iscsi_opts)
         self._api: sp_api.StorPoolAPI | None = None
         self._sp_config: sp_config.StorPoolConfig | None = None
-        self._reaper: reaper.Reaper | None = None
+        # The templates the volume types name (check_for_setup_error).
+        self._wanted_templates: frozenset[str] = frozenset()
         self._name_ids = name_ids.NameIds()
 
     @staticmethod
@@ -205,18 +202,6 @@ class StorPoolDriver(export.SnapshotExportMixin,
             'backend_defaults')
         self._start_reaper()
 
-    def _start_reaper(self) -> None:
-        """The deferred-deletion purge task, when deferred deletion is on."""
-        if (self._opt('storpool_deferred_delete_hours') or 0) <= 0:
-            return
-        if self._reaper is None:
-            self._reaper = reaper.Reaper(
-                self._api, self._prefix,
-                hours=lambda: self._opt('storpool_deferred_delete_hours'),
-                interval=self._opt('storpool_deferred_delete_purge_interval'),
-                batch=self._opt('storpool_deferred_delete_purge_batch'))
-        self._reaper.start()
-
     def _backend_name(self) -> str:
         return self._opt('volume_backend_name') or \
             getattr(self.configuration, 'config_group', None) or 'storpool'
@@ -290,7 +275,7 @@ class StorPoolDriver(export.SnapshotExportMixin,
         return desc
 
     def get_pool(self, volume: Any) -> str:
-        return POOL
+        return sp_stats.POOL
 
     # Volumes
 
@@ -596,126 +581,6 @@ class StorPoolDriver(export.SnapshotExportMixin,
                  'answer was lost', {'new': new})
         return True
 
-    # Connections
-
-    def _client_id(self, connector: dict | None) -> int:
-        """The StorPool client id of the connector's host, or a clear error.
-
-        Our os-brick connector sends it; otherwise the section named after
-        the host in the StorPool config says it (SP_OURID). The top-level
-        SP_OURID is this cinder-volume host's own (Cinder's `host`, or this
-        machine's name, which cinder-backup on it sends): it counts for no
-        other host (that host would be told to use another machine's
-        attachment).
-        """
-        if not connector:
-            raise exception.InvalidConnectorException(
-                missing=_('no connector was given'))
-        host = connector.get('host')
-        raw = connector.get(CLIENT_ID_KEY)
-        try:
-            if raw is not None:
-                return sp_config.parse_client_id(
-                    str(raw), section=host or '?',
-                    files=(f'the connector\'s {CLIENT_ID_KEY}',))
-            if not host:
-                raise exception.InvalidConnectorException(
-                    missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
-            # This machine by any of its names: cinder-backup and Cinder's
-            # generic copies on it send the host name os-brick finds
-            # (platform.node()), not Cinder's `host` option.
-            own = {CONF.host, platform.node(),
-                   volume_utils.extract_host(self.host, 'host')
-                   if self.host else None}
-            if host in own:
-                return self._load_config(platform.node()).our_id
-            path, conf_d = self._config_paths()
-            value, files = sp_config.host_client_id(
-                host, config_file=path, config_dir=conf_d)
-            if value is None:
-                raise exception.InvalidConnectorException(
-                    missing=self._no_client_id(connector, files))
-            return sp_config.parse_client_id(value, section=host,
-                                             files=files)
-        except sp_exc.ConfigError as err:
-            raise exception.InvalidConnectorException(
-                missing=_('a StorPool client id for host %(host)s: '
-                          '%(err)s') % {'host': host, 'err': err})
-
-    def _no_client_id(self, connector: dict, files: tuple) -> str:
-        host = connector.get('host')
-        iqn = connector.get('initiator')
-        # Only a snapshot gets here with an initiator that wants iSCSI:
-        # StorPool exports volumes over iSCSI, never snapshots.
-        iscsi_ok = self._iscsi.wants_iscsi(connector)
-        iscsi_note = (_('a snapshot is never exported over iSCSI (its '
-                        'initiator %(iqn)s gets iSCSI for volumes only)') % {
-            'iqn': iqn} if iscsi_ok else
-            _('its initiator %(iqn)s matches no pattern of '
-              'storpool_iscsi_export_to "%(pats)s"') % {
-            'iqn': iqn, 'pats': self._opt('storpool_iscsi_export_to') or ''}
-            if iqn else _('it sends no iSCSI initiator either'))
-        return _('a StorPool client id for host %(host)s: the connector has '
-                 'no %(key)s, no section [%(host)s] with SP_OURID is in '
-                 '%(files)s (the top-level SP_OURID is this cinder-volume '
-                 'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
-                 '"SP_OURID=<its client id>" to %(file)s%(or_iscsi)s') % {
-            'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
-            'iscsi': iscsi_note, 'file': self._config_paths()[0],
-            'or_iscsi': '' if iscsi_ok else _(', or export to it over '
-                                              'iSCSI')}
-
-    def validate_connector(self, connector: dict) -> None:
-        if self._iscsi.wants_iscsi(connector):
-            self._iscsi_validate_connector(connector)
-            return
-        self._client_id(connector)
-
-    def initialize_connection(self, volume: Any, connector: dict,
-                              **kwargs: Any) -> dict:
-        """iSCSI for the connectors storpool_iscsi_* choose, else native.
-
-        Native: the in-tree connection info, client_id, volume and
-        access_mode; `volume` is the id in the StorPool name (the Cinder
-        id, or the _name_id after a migration that could not rename), so
-        both os-brick's in-tree connector and ours find the right volume.
-        """
-        admin = getattr(volume, 'admin_metadata', None) or {}
-        readonly = (connector or {}).get('mode') == 'ro' or \
-            admin.get('readonly') == 'True' or \
-            admin.get('attached_mode') == 'ro'
-        mode = 'ro' if readonly else 'rw'
-        if self._iscsi.wants_iscsi(connector):
-            return self._iscsi_connect(volume, connector, mode)
-        return {'driver_volume_type': constants.STORPOOL,
-                'data': {'client_id': self._client_id(connector),
-                         'volume': getattr(volume, 'name_id', None) or
-                         volume['id'],
-                         'access_mode': mode}}
-
-    def terminate_connection(self, volume: Any, connector: dict,
-                             **kwargs: Any) -> bool | None:
-        """iSCSI: remove the export; native: nothing (the host detaches).
-
-        Without a connector (a force detach) every iSCSI export of the
-        volume goes. True: another attachment shares this export.
-        """
-        settings = self._iscsi
-        if settings.wants_iscsi(connector) or (
-                connector is None and settings.enabled):
-            return self._iscsi_disconnect(volume, connector)
-        return None
-
-    def create_export(self, context: Any, volume: Any,
-                      connector: dict) -> None:
-        pass
-
-    def ensure_export(self, context: Any, volume: Any) -> None:
-        pass
-
-    def remove_export(self, context: Any, volume: Any) -> None:
-        pass
-
     # Stats
 
     def _storage_protocol(self) -> str:
@@ -726,376 +591,26 @@ class StorPoolDriver(export.SnapshotExportMixin,
     def _update_volume_stats(self) -> None:
         """Two API calls: templates status and disks."""
         backend = self._backend_name()
-        data = {
-            'volume_backend_name': backend,
-            'vendor_name': 'StorPool',
-            'driver_version': self.VERSION,
-            'storage_protocol': self._storage_protocol(),
-            'clone_across_pools': True,
-            'sparse_copy_volume': True,
-            'consistent_group_snapshot_enabled': True,
-            'online_extend_support': True,
-            'QoS_support': True,
-            'thin_provisioning_support': True,
-            'thick_provisioning_support': False,
-            # Off over the native protocol; on when every initiator
-            # gets iSCSI (capabilities.multiattach_supported decides).
-            'multiattach': capabilities.multiattach_supported(
-                self._storage_protocol()),
-        }
-        pool = {
-            'pool_name': POOL,
-            'reserved_percentage': self._opt('reserved_percentage') or 0,
-            'max_over_subscription_ratio':
-                self._opt('max_over_subscription_ratio'),
-            'thin_provisioning_support': True,
-            'thick_provisioning_support': False,
-            'multiattach': data['multiattach'],
-            'QoS_support': True,
-            'consistent_group_snapshot_enabled': True,
-            'online_extend_support': True,
-            'backend_state': 'up',
-        }
+        data = sp_stats.backend_stats(
+            backend, self.VERSION, self._storage_protocol(),
+            reserved_percentage=self._opt('reserved_percentage') or 0,
+            max_over_subscription_ratio=self._opt(
+                'max_over_subscription_ratio'))
+        pool = data['pools'][0]
         try:
             status = self._api.templates_status()
             disks = self._api.disks_list()
             pool.update(sp_stats.pool_capacity(
                 disks, status, self._replication(),
                 all_templated=bool(self._opt('storpool_template'))))
-            pool.update(sp_templates.stats(
-                status, getattr(self, '_wanted_templates', ())))
+            pool.update(sp_templates.stats(status, self._wanted_templates))
         except sp_exc.StorPoolError as err:
             # The manager calls this from init_host outside its error
             # handling: report an unusable pool instead of raising.
             LOG.error('StorPool backend %(backend)s: cannot get the '
                       'capacity: %(err)s', {'backend': backend, 'err': err})
-            old = ((self._stats or {}).get('pools') or [{}])[0]
-            pool.update({'total_capacity_gb': old.get(
-                'total_capacity_gb', 0), 'free_capacity_gb': 0,
-                'storpool_template': old.get('storpool_template', []),
-                'backend_state': 'down'})
-        data['pools'] = [pool]
+            pool.update(sp_stats.capacity_unknown(self._stats))
         self._stats = data
-
-    # Groups (consistent group snapshots through VolumesGroupSnapshot)
-
-    def create_group(self, context: Any, group: Any) -> dict:
-        _require_cg(group)
-        return {'status': 'available'}
-
-    def update_group(self, context: Any, group: Any, add_volumes: Any = None,
-                     remove_volumes: Any = None) -> tuple:
-        """Nothing in StorPool: the group is Cinder's bookkeeping."""
-        _require_cg(group)
-        return None, None, None
-
-    def delete_group(self, context: Any, group: Any,
-                     volumes: list) -> tuple[dict, list[dict]]:
-        _require_cg(group)
-        return _delete_each(volumes, self.delete_volume,
-                            f'Group {group.id}')
-
-    def create_group_snapshot(self, context: Any, group_snapshot: Any,
-                              snapshots: list) -> tuple[dict, list[dict]]:
-        """All the snapshots at one instant: one VolumesGroupSnapshot."""
-        _require_cg(group_snapshot)
-        specs = [{'volume': self._snapshot_vol_name(snap),
-                  'name': self._snap_name(snap)} for snap in snapshots]
-        if specs:
-            with translated(f'snapshot group {group_snapshot.group_id} as',
-                            snapshot_id=group_snapshot.id):
-                self._group_snapshot(specs)
-        return ({'status': 'available'},
-                [{'id': snap.id, 'status': 'available'}
-                 for snap in snapshots])
-
-    def _group_snapshot(self, specs: list[dict]) -> None:
-        """One VolumesGroupSnapshot; done if a lost first attempt did it.
-
-        The names hold unique Cinder ids: if StorPool says one exists and
-        every one is there, of its own volume, the lost attempt made them.
-        """
-        try:
-            self._api.group_snapshot(specs)
-        except sp_exc.AlreadyExists:
-            for spec in specs:
-                try:
-                    found = self._api.snapshot(spec['name'])
-                except sp_exc.NotFound:
-                    found = {}
-                if found.get('onVolume') != spec['volume']:
-                    raise
-
-    def delete_group_snapshot(self, context: Any, group_snapshot: Any,
-                              snapshots: list) -> tuple[dict, list[dict]]:
-        _require_cg(group_snapshot)
-        return _delete_each(snapshots, self.delete_snapshot,
-                            f'Group snapshot {group_snapshot.id}')
-
-    def create_group_from_src(self, context: Any, group: Any, volumes: list,
-                              group_snapshot: Any = None,
-                              snapshots: list | None = None,
-                              source_group: Any = None,
-                              source_vols: list | None = None
-                              ) -> tuple[dict, list[dict]]:
-        """Every volume from its snapshot in one VolumeCreate each.
-
-        From a source group: from a consistent snapshot of it taken for
-        this and deleted afterwards. On a failure everything made so far
-        is removed.
-        """
-        _require_cg(group)
-        temp: list[str] = []
-        if group_snapshot is not None and snapshots:
-            parents = [self._snap_name(snap) for snap in snapshots]
-        elif source_group is not None and source_vols:
-            stamp = str(int(time.time()))
-            parents = [names.snapshot_name(vol.id, self._prefix,
-                                           kind='group', more=stamp)
-                       for vol in volumes]
-            # Removed whatever happens, even if the call seemed to fail.
-            temp = parents
-            try:
-                with translated(
-                        f'snapshot source group {source_group.id} for',
-                        volume_id=group.id):
-                    self._group_snapshot([
-                        {'volume': self._vol_name(src), 'name': parent}
-                        for src, parent in zip(source_vols, parents)])
-            except Exception:
-                for name in temp:
-                    self._try_delete_snapshot(name)
-                raise
-        else:
-            raise exception.InvalidInput(
-                reason=_('create_group_from_src needs a group snapshot or '
-                         'a source group with volumes'))
-        created: list[str] = []
-        try:
-            for volume, parent in zip(volumes, parents):
-                desc = self._volume_create_desc(volume, derived=True)
-                desc['parent'] = parent
-                with translated('create (group from source)',
-                                volume_id=volume.id, sp_name=desc['name']):
-                    self._api.volume_create(desc)
-                created.append(desc['name'])
-        except Exception:
-            for name in created:
-                self._try_delete_volume(name)
-            raise
-        finally:
-            for name in temp:
-                self._try_delete_snapshot(name)
-        return ({'status': 'available'},
-                [{'id': vol.id, 'status': 'available'} for vol in volumes])
-
-    # Manage and unmanage
-
-    def _find(self, existing_ref: dict, own_id: str, *,
-              snapshot: bool) -> dict:
-        """The StorPool object that `source-name`/`source-id` names.
-
-        Refused if it is another Cinder object's (`own_id` is the id of
-        the one being managed).
-        """
-        kind = 'snapshot' if snapshot else 'volume'
-        ref = (existing_ref or {}).get('source-name')
-        gid = (existing_ref or {}).get('source-id')
-        if not ref and gid:
-            if not names.is_global_id(str(gid)):
-                raise exception.ManageExistingInvalidReference(
-                    existing_ref=existing_ref,
-                    reason=_('source-id %s is not a StorPool global id '
-                             '(like d.n.buy)') % gid)
-            ref = names.global_id_ref(str(gid))
-        if not ref:
-            raise exception.ManageExistingInvalidReference(
-                existing_ref=existing_ref,
-                reason=_('give the StorPool %s name as source-name or its '
-                         'global id as source-id') % kind)
-        try:
-            found = self._api.snapshot(ref) if snapshot else \
-                self._api.volume(ref)
-        except sp_exc.NotFound:
-            raise exception.ManageExistingInvalidReference(
-                existing_ref=existing_ref,
-                reason=_('there is no StorPool %(kind)s %(ref)s') % {
-                    'kind': kind, 'ref': ref})
-        except sp_exc.StorPoolError as err:
-            raise to_cinder(err, f'look up {kind} {ref} to manage it as')
-        owner = self._owner(found['name'], own_id, snapshot=snapshot)
-        if owner is not None:
-            raise exception.ManageExistingAlreadyManaged(
-                volume_ref=_('%(name)s (it holds Cinder %(kind)s %(owner)s)')
-                % {'name': found['name'], 'kind': kind, 'owner': owner})
-        return found
-
-    def _owner(self, name: str, own_id: str, *,
-               snapshot: bool) -> str | None:
-        """The other Cinder volume/snapshot whose StorPool object it is.
-
-        Managing it would rename it away from under that one.
-        """
-        ctxt = cinder_context.get_admin_context()
-        if snapshot:
-            parsed = names.parse_snapshot_name(name, self._prefix)
-            if parsed is None or parsed[0] != names.SNAP_CINDER or \
-                    parsed[2] == own_id:
-                return None
-            return parsed[2] if objects.Snapshot.exists(ctxt, parsed[2]) \
-                else None
-        vid = names.parse_volume_name(name, self._prefix)
-        if vid is None or vid == own_id:
-            return None
-        # A volume whose manage failed has nothing: its delete must not
-        # find the data again under its name.
-        for filters in ({'id': vid}, {'_name_id': vid}):
-            for user in objects.VolumeList.get_all(ctxt, filters=filters):
-                if user.status not in MANAGE_FAILED:
-                    return user.id
-        return None
-
-    def manage_existing_get_size(self, volume: Any,
-                                 existing_ref: dict) -> int:
-        found = self._find(existing_ref, volume.id, snapshot=False)
-        return _gib(found['size'])
-
-    def manage_existing(self, volume: Any, existing_ref: dict) -> None:
-        """One VolumeUpdate: our name, the type's policy, whole GiB."""
-        found = self._find(existing_ref, volume.id, snapshot=False)
-        name = self._vol_name(volume)
-        if found['name'] == name:
-            return
-        parsed = names.parse_volume_name(found['name'], self._prefix)
-        if parsed is not None and parsed != volume.id:
-            LOG.warning('Managing %(name)s, which was the volume of Cinder '
-                        'volume %(other)s (no longer in Cinder)',
-                        {'name': found['name'], 'other': parsed})
-        size_gb = _gib(found['size'])
-        pol = self._volume_policy(volume, size_gb)
-        desc = policy.update_fields(policy.Policy(), pol,
-                                    self._replication())
-        if not pol.template:
-            desc.pop('replication', None)
-        desc['rename'] = name
-        if size_gb * units.Gi != found['size']:
-            desc['size'] = size_gb * units.Gi
-        self._update_to_manage(found, desc, snapshot=False,
-                               volume_id=volume.id)
-
-    def _update_to_manage(self, found: dict, desc: dict, *, snapshot: bool,
-                          **ids: str) -> None:
-        """The one update (a rename, `desc['rename']`) that manages it."""
-        update = (self._api.snapshot_update if snapshot
-                  else self._api.volume_update)
-        name = desc['rename']
-        try:
-            update(found['name'], desc)
-        except sp_exc.StorPoolError as err:
-            if not self._renamed_anyway(err, name, found.get('globalId'),
-                                        snapshot=snapshot):
-                kind = 'snapshot' if snapshot else 'volume'
-                raise to_cinder(
-                    err, f'manage StorPool {kind} {found["name"]} as',
-                    sp_name=name, **ids) from err
-
-    def unmanage(self, volume: Any) -> None:
-        """Rename it out of our namespace: <prefix>--unmanaged--volume-<id>.
-
-        The volume stays in StorPool with all its data; the new name says
-        where it came from, and a volume of that id can never clash.
-        """
-        name = self._vol_name(volume)
-        new = f'{self._prefix}--{UNMANAGED}--volume-{volume.id}'
-        with translated('unmanage', volume_id=volume.id, sp_name=name):
-            try:
-                self._api.volume_update(name, {'rename': new})
-            except sp_exc.NotFound:
-                LOG.warning('Unmanaging volume %s: %s is not in StorPool',
-                            volume.id, name)
-
-    def manage_existing_snapshot_get_size(self, snapshot: Any,
-                                          existing_ref: dict) -> int:
-        found = self._find(existing_ref, snapshot.id, snapshot=True)
-        return _gib(found['size'])
-
-    def manage_existing_snapshot(self, snapshot: Any,
-                                 existing_ref: dict) -> None:
-        found = self._find(existing_ref, snapshot.id, snapshot=True)
-        name = self._snap_name(snapshot)
-        if found['name'] == name:
-            return
-        self._update_to_manage(found, {'rename': name}, snapshot=True,
-                               snapshot_id=snapshot.id)
-
-    def unmanage_snapshot(self, snapshot: Any) -> None:
-        name = self._snap_name(snapshot)
-        new = names.snapshot_name(snapshot.id, self._prefix, kind=UNMANAGED)
-        with translated('unmanage', snapshot_id=snapshot.id, sp_name=name):
-            try:
-                self._api.snapshot_update(name, {'rename': new})
-            except sp_exc.NotFound:
-                LOG.warning('Unmanaging snapshot %s: %s is not in StorPool',
-                            snapshot.id, name)
-
-    def get_manageable_volumes(self, cinder_volumes: list, marker: Any,
-                               limit: int, offset: int, sort_keys: list,
-                               sort_dirs: list) -> list[dict]:
-        """StorPool volumes not managed here (one VolumesList call)."""
-        managed = _managed_ids(cinder_volumes)
-        with translated('list the volumes of'):
-            found = self._api.volumes_list()
-        entries = []
-        for vol in found:
-            name = vol['name']
-            if name.startswith('#'):
-                continue
-            vid = names.parse_volume_name(name, self._prefix)
-            entry = {'reference': {'source-name': name},
-                     'size': _gib(vol['size']), 'cinder_id': None,
-                     'safe_to_manage': True, 'reason_not_safe': None,
-                     'extra_info': 'globalId %s, template %s' % (
-                         vol.get('globalId'), vol.get('templateName') or '-')}
-            if vid is not None and vid in managed:
-                entry.update(safe_to_manage=False, cinder_id=managed[vid],
-                             reason_not_safe='already managed')
-            entries.append(entry)
-        return volume_utils.paginate_entries_list(
-            entries, marker, limit, offset, sort_keys, sort_dirs)
-
-    def get_manageable_snapshots(self, cinder_snapshots: list, marker: Any,
-                                 limit: int, offset: int, sort_keys: list,
-                                 sort_dirs: list) -> list[dict]:
-        """StorPool snapshots not managed here (one SnapshotsList call)."""
-        managed = _managed_ids(cinder_snapshots)
-        with translated('list the snapshots of'):
-            found = self._api.snapshots_list()
-        entries = []
-        for snap in found:
-            name = snap['name']
-            if snap.get('deleted') or snap.get('autoName') or \
-                    snap.get('transient') or name.startswith('*'):
-                continue
-            entry = {'reference': {'source-name': name},
-                     'size': _gib(snap['size']), 'cinder_id': None,
-                     'safe_to_manage': True, 'reason_not_safe': None,
-                     'source_reference': {'source-name':
-                                          snap.get('onVolume') or None},
-                     'extra_info': f'globalId {snap.get("globalId")}'}
-            parsed = names.parse_snapshot_name(name, self._prefix)
-            if parsed is not None:
-                kind, _more, sid = parsed
-                if kind == names.SNAP_CINDER and sid in managed:
-                    entry.update(safe_to_manage=False,
-                                 cinder_id=managed[sid],
-                                 reason_not_safe='already managed')
-                elif kind not in (names.SNAP_CINDER, UNMANAGED):
-                    entry.update(safe_to_manage=False,
-                                 reason_not_safe=f'used by the driver '
-                                                 f'({kind})')
-            entries.append(entry)
-        return volume_utils.paginate_entries_list(
-            entries, marker, limit, offset, sort_keys, sort_dirs)
 
 
 def _missing(err: sp_exc.StorPoolError, source: str, kind: str) -> str:
@@ -1123,42 +638,6 @@ def _is_attached_error(err: sp_exc.APIError) -> bool:
     desc = (err.desc or '').lower()
     return isinstance(err, sp_exc.Busy) or 'attached' in desc or \
         'is open' in desc
-
-
-def _delete_each(objs: list, delete: Any,
-                 what: str) -> tuple[dict, list[dict]]:
-    """Delete every member; the group's and each member's status.
-
-    One failure does not stop the others; it makes the group
-    error_deleting, as the volume manager expects.
-    """
-    updates = []
-    for obj in objs:
-        try:
-            delete(obj)
-            updates.append({'id': obj.id, 'status': 'deleted'})
-        except exception.CinderException as err:
-            LOG.error('%(what)s: %(err)s', {'what': what, 'err': err})
-            updates.append({'id': obj.id, 'status': 'error_deleting'})
-    failed = any(u['status'] == 'error_deleting' for u in updates)
-    return {'status': 'error_deleting' if failed else 'deleted'}, updates
-
-
-def _require_cg(group: Any) -> None:
-    """Only consistent-snapshot groups are ours; Cinder does the rest."""
-    if not volume_utils.is_group_a_cg_snapshot_type(group):
-        raise NotImplementedError()
-
-
-def _managed_ids(objs: list) -> dict[str, str]:
-    """{StorPool name id: Cinder id} of the volumes/snapshots Cinder has."""
-    out = {}
-    for obj in objs or []:
-        out[obj['id']] = obj['id']
-        name_id = obj.get('name_id') if hasattr(obj, 'get') else None
-        if name_id:
-            out[name_id] = obj['id']
-    return out
 
 
 def list_deferred(api: sp_api.StorPoolAPI, prefix: str,

@@ -31,46 +31,37 @@ so it is recorded in the attach-state file like Nova's attachments.
 Raw images are streamed from Glance straight into the block device (no
 temporary copy, zero blocks skipped, the format checked on the fly); other
 formats go through Cinder's fetch_to_raw (temporary file, qemu-img convert
-into the device). Cache entries never block a delete: StorPool keeps a
-deleted snapshot for as long as its child volumes need it.
+into the device); that device I/O is in `image_io`. Cache entries never
+block a delete: StorPool keeps a deleted snapshot for as long as its child
+volumes need it.
 """
 
 import contextlib
-import mmap
-import os
 import platform
 import sys
-import threading
-import time
-import typing
+from typing import Any
 
 from cinder import exception as cinder_exception
 from cinder.i18n import _
 from cinder.image import image_utils
 from cinder import utils as cinder_utils
-from cinder.volume import throttling
-from cinder.volume import volume_utils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import excutils
 from oslo_utils import fileutils
-from oslo_utils.imageutils import format_inspector
 from oslo_utils import netutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
 from storpool_openstack.cinder import cluster
 from storpool_openstack.cinder import image_cache
+from storpool_openstack.cinder import image_io
 from storpool_openstack.common import exception as sp_exception
 from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
-# Zero detection granularity of raw streaming.
-BLOCK = units.Mi
-YIELD_EVERY = 64 * units.Mi
-PROGRESS_EVERY = 10.0
 # The attach-state record type of the driver's own attachments (the
 # connector's `storpool_attach_type` connection property).
 ATTACH_TYPE_KEY = 'storpool_attach_type'
@@ -78,250 +69,26 @@ ATTACH_TYPE = 'cinder-image'
 # The connector property that carries this host's SP_OURID.
 CLIENT_ID_KEY = 'storpool_client_id'
 
-# Formats that qemu-img reads as raw data: a raw disk with a partition
-# table is "gpt" to the inspector, an installer image "iso".
-RAW_LIKE = frozenset(('raw', 'gpt', 'iso'))
-
-
-# Progress of long copies
-
-
-def _sysfs_written(path: str) -> int | None:
-    """Bytes written so far to the block device behind path, if known."""
-    try:
-        dev = os.path.basename(os.path.realpath(path))
-        with open(f'/sys/class/block/{dev}/stat', encoding='ascii') as stat:
-            return int(stat.read().split()[6]) * 512
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class _Progress:
-    """Logs how far a copy got every PROGRESS_EVERY seconds."""
-
-    def __init__(self, what: str, total: int | None,
-                 sampler: typing.Callable[[], int | None]):
-        self.what = what
-        self.total = total
-        self.sampler = sampler
-        self.start = time.monotonic()
-        self._base = sampler() or 0
-        self._stop = threading.Event()
-        self._thread = None
-
-    def log(self) -> None:
-        done = (self.sampler() or 0) - self._base
-        elapsed = time.monotonic() - self.start
-        rate = done / units.Mi / elapsed if elapsed > 0 else 0.0
-        if self.total:
-            LOG.info('%(what)s: %(done)d of %(total)d MiB (%(pct)d%%), '
-                     '%(rate).1f MiB/s', {
-                         'what': self.what, 'done': done // units.Mi,
-                         'total': self.total // units.Mi,
-                         'pct': min(100, 100 * done // self.total),
-                         'rate': rate})
-        else:
-            LOG.info('%(what)s: %(done)d MiB written, %(rate).1f MiB/s',
-                     {'what': self.what, 'done': done // units.Mi,
-                      'rate': rate})
-
-    def _run(self) -> None:
-        while not self._stop.wait(PROGRESS_EVERY):
-            self.log()
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        LOG.info('%s: done in %.1f s', self.what,
-                 time.monotonic() - self.start)
-
-
-def stream_raw_image(chunks: typing.Iterable[bytes], path: str, *,
-                     image_id: str, max_bytes: int, sparse: bool = True,
-                     what: str = 'image copy',
-                     total: int | None = None) -> int:
-    """Write raw image data from an iterator into a device; return bytes.
-
-    Checks the format on the fly (as Cinder's qemu-img info check would):
-    data that is really qcow2, vmdk... is refused, so a raw volume never
-    gets a disguised header. With sparse=True, all-zero blocks of a fresh
-    (zeroed) volume are skipped.
-    """
-    inspector = format_inspector.InspectWrapper(iter(chunks))
-    zero = bytes(BLOCK)
-    out = _BlockWriter(path, image_id, max_bytes, sparse, zero)
-    ok = False
-    try:
-        with _Progress(what, total, lambda: out.written):
-            # Glance hands out small chunks (64 KiB): gather them into
-            # blocks without re-copying; big chunks go through as they are.
-            pending = bytearray()
-            for chunk in inspector:
-                if pending:
-                    pending += chunk
-                    chunk = pending
-                whole = len(chunk) - len(chunk) % BLOCK
-                for off in range(0, whole, BLOCK):
-                    out.put(bytes(chunk[off:off + BLOCK]))
-                if chunk is pending:
-                    del pending[:whole]
-                else:
-                    pending = bytearray(chunk[whole:])
-            if pending:
-                out.put(bytes(pending))
-            ok = True
-    finally:
-        out.close(sync=ok)
-    _check_raw(inspector, image_id)
-    return out.written
-
-
-def _file_size(path: str) -> int | None:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return None
-
-
-def _download(chunks: typing.Iterable[bytes], path: str) -> None:
-    with open(path, 'wb') as out:
-        done = 0
-        for chunk in chunks:
-            out.write(chunk)
-            done += len(chunk)
-            if done % YIELD_EVERY < len(chunk):
-                time.sleep(0)
-
-
-def _convert_to_device(source: str, dest: str, src_format: str | None,
-                       image_id: str, info) -> None:
-    """Cinder's convert_image to raw, with out-of-order writes (-W).
-
-    qemu-img writes a raw block device faster when it may write out of
-    order (1 GiB qcow2 with 512 MiB of data into a loop device, three
-    alternating runs: 0.25-0.29 s against 0.33-0.53 s), and its
-    documentation recommends -W for raw block devices; Cinder never passes
-    it. The format checks, the throttling, O_DIRECT and running as root
-    stay Cinder's.
-    """
-    image_utils.check_image_format(source, src_format, image_id, info)
-    throttle = throttling.Throttle.get_default()
-    with throttle.subcommand(source, dest) as throttle_cmd:
-        cmd = list(throttle_cmd['prefix'])
-        cmd += ['qemu-img', 'convert', '-O', 'raw', '-W']
-        if (cinder_utils.is_blk_device(dest) and
-                volume_utils.check_for_odirect_support(source, dest,
-                                                       'oflag=direct')):
-            cmd += ['-t', 'none']
-        if (src_format or '').lower() not in ('', 'ami'):
-            cmd += ['-f', src_format]  # never let qemu-img guess
-        cmd += [source, dest]
-        started = time.monotonic()
-        cinder_utils.execute(*cmd, run_as_root=True)
-    LOG.debug('Image %s converted to raw in %.1f s', image_id,
-              time.monotonic() - started)
-
-
-class _BlockWriter:
-    """Writes blocks in order, seeking over the all-zero ones.
-
-    With O_DIRECT where the device takes it (like qemu-img's "-t none"):
-    no second copy in the page cache, and nothing left to flush but the
-    last block. Tails shorter than a sector are padded with zeros, which
-    is what a fresh volume holds there anyway.
-    """
-
-    ALIGN = 4096
-
-    def __init__(self, path: str, image_id: str, max_bytes: int,
-                 sparse: bool, zero: bytes):
-        self.image_id = image_id
-        self.max_bytes = max_bytes
-        self.sparse = sparse
-        self.zero = zero
-        self.written = 0
-        self.buf = None
-        # File objects, not os.write: eventlet's green os.write tries to
-        # poll the descriptor, and block devices cannot be polled.
-        try:
-            fd = os.open(path, os.O_RDWR | getattr(os, 'O_DIRECT', 0))
-            self.dev = open(fd, 'r+b', buffering=0)
-            self.buf = mmap.mmap(-1, len(zero))  # page-aligned
-        except OSError:
-            self.dev = open(path, 'r+b', buffering=0)
-
-    def put(self, block: bytes) -> None:
-        size = len(block)
-        if self.written + size > self.max_bytes:
-            raise cinder_exception.ImageUnacceptable(
-                image_id=self.image_id,
-                reason=_('the raw image is larger than the volume (%d '
-                         'bytes)') % self.max_bytes)
-        if self.sparse and block == (self.zero if size == len(self.zero)
-                                     else bytes(size)):
-            self.dev.seek(size, os.SEEK_CUR)
-        elif self.buf is not None:
-            padded = -(-size // self.ALIGN) * self.ALIGN
-            self.buf[:size] = block
-            if padded > size:
-                self.buf[size:padded] = bytes(padded - size)
-            view = memoryview(self.buf)[:padded]
-            try:
-                while view:
-                    view = view[self.dev.write(view):]
-            finally:
-                view.release()
-        else:
-            view = memoryview(block)
-            while view:
-                view = view[self.dev.write(view):]
-        self.written += size
-        if self.written % YIELD_EVERY < size:
-            # Let other green threads (service heartbeats) run.
-            time.sleep(0)
-
-    def close(self, sync: bool) -> None:
-        try:
-            if sync:
-                os.fsync(self.dev.fileno())
-        finally:
-            self.dev.close()
-            if self.buf is not None:
-                self.buf.close()
-
-
-def _check_raw(inspector, image_id: str) -> None:
-    try:
-        fmt = inspector.format
-    except format_inspector.ImageFormatError as exc:
-        raise cinder_exception.ImageUnacceptable(
-            image_id=image_id, reason=str(exc))
-    name = getattr(fmt, 'NAME', 'raw')
-    if name not in RAW_LIKE:
-        raise cinder_exception.ImageUnacceptable(
-            image_id=image_id,
-            reason=_("The image format was claimed to be 'raw' but the "
-                     "image data appears to be '%s'.") % name)
-
 
 class ImageMixin:
-    """Image handling for StorPoolDriver (see the class docstring there).
+    """Image handling for StorPoolDriver (see the module docstring).
 
-    Uses the driver's `_api`, `_sp_config`, `configuration`, `db`,
-    `create_volume`, `_discard_volume` (an immediate delete) and its
-    volume-to-StorPool mapping.
+    Uses the driver's `_api`, `_sp_config`, `configuration`, `host`,
+    `create_volume`, `extend_volume`, `_discard_volume` (an immediate
+    delete), `_vol_name` and `_volume_create_desc`.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The connector of the driver's own attaches, made on first use.
+        self._image_connector: Any = None
+        # When this process last tagged each cache entry as used.
+        self._image_cache_touched: dict[str, float] = {}
 
     # The local attach
 
     def _storpool_connector(self):
-        connector = getattr(self, '_image_connector', None)
+        connector = self._image_connector
         if connector is None:
             # Imported here: the connector module is the brick package's,
             # and only this path of the driver needs it.
@@ -382,7 +149,7 @@ class ImageMixin:
         this skips os-brick's probe of every transport (iSCSI initiator,
         NVMe host NQN...), which needs privsep and takes time.
         """
-        props = {'host': getattr(self, 'host', None) or CONF.host,
+        props = {'host': self.host or CONF.host,
                  'multipath': False, 'enforce_multipath': False,
                  'platform': platform.machine(), 'os_type': sys.platform}
         with contextlib.suppress(sp_exception.StorPoolError):
@@ -471,31 +238,9 @@ class ImageMixin:
 
     def _image_volume_desc(self, volume, **extra) -> dict:
         """The VolumeCreate request for `volume` (template, tags...)."""
-        hook = getattr(self, '_volume_create_desc', None)
-        if hook is not None:
-            desc = dict(hook(volume, derived=bool(extra)))
-        else:
-            desc = {'name': self._image_vol_name(volume),
-                    'size': volume.size * units.Gi}
-            template = self._image_template(volume)
-            if template:
-                desc['template'] = template
+        desc = self._volume_create_desc(volume, derived=bool(extra))
         desc.update(extra)
         return desc
-
-    def _image_vol_name(self, volume) -> str:
-        hook = getattr(self, '_vol_name', None)
-        if hook is not None:
-            return hook(volume)
-        return names.volume_name(volume.id, self._sp_config.volume_prefix)
-
-    def _image_template(self, volume) -> str | None:
-        specs = {}
-        vtype = getattr(volume, 'volume_type', None)
-        if vtype is not None:
-            specs = vtype.extra_specs or {}
-        return specs.get('storpool_template') or \
-            self.configuration.safe_get('storpool_template')
 
     def _clone_from_cinder_location(self, volume, image_location,
                                     image_meta) -> dict | None:
@@ -601,7 +346,7 @@ class ImageMixin:
             if image_meta.get('disk_format') == 'raw':
                 image_utils.check_image_conversion_disable(
                     'raw', 'raw', image_meta['id'])
-                stream_raw_image(
+                image_io.stream_raw_image(
                     image_service.download(context, image_meta['id']),
                     path, image_id=image_meta['id'],
                     max_bytes=size_gb * units.Gi, sparse=True,
@@ -640,9 +385,11 @@ class ImageMixin:
             image_id)
         with image_utils.temporary_file(
                 prefix='image_download_%s_' % image_id) as tmp:
-            with _Progress(what + ' (download)', image_meta.get('size'),
-                           lambda: _file_size(tmp)):
-                _download(image_service.download(context, image_id), tmp)
+            with image_io.Progress(what + ' (download)',
+                                   image_meta.get('size'),
+                                   lambda: image_io.file_size(tmp)):
+                image_io.download(image_service.download(context, image_id),
+                                  tmp)
             info = image_utils.qemu_img_info(tmp)
             if info.backing_file is not None:
                 raise cinder_exception.ImageUnacceptable(
@@ -652,78 +399,36 @@ class ImageMixin:
                         'backing': info.backing_file})
             image_utils.check_virtual_size(info.virtual_size, size_gb,
                                            image_id)
-            with _Progress(what, info.virtual_size,
-                           lambda: _sysfs_written(path)):
-                _convert_to_device(
+            with image_io.Progress(what, info.virtual_size,
+                                   lambda: image_io.sysfs_written(path)):
+                image_io.convert_to_device(
                     tmp, path,
                     image_utils.fixup_disk_format(disk_format),
                     image_id, info)
 
     # The cache entries
 
-    def _image_cache_touch(self, snap: str, *, force: bool = False) -> None:
+    def _image_cache_touch(self, snap: str) -> None:
         """Record a use in the snapshot's tag (rate-limited)."""
-        touched = self.__dict__.setdefault('_image_cache_touched', {})
-        now = time.time()
-        if (not force and
-                now - touched.get(snap, 0) < image_cache.LRU_RESOLUTION):
-            return
-        try:
-            info = self._api.snapshot(snap)
-            tags = dict(info.get('tags') or {})
-            tags[image_cache.TAG_USED] = str(int(now))
-            self._api.snapshot_update(snap, {'tags': tags})
-            touched[snap] = now
-        except sp_exception.StorPoolError as exc:
-            LOG.debug('Could not tag %s as used: %s', snap, exc)
+        image_cache.touch(self._api, snap, self._image_cache_touched)
 
     def _image_cache_add(self, volume, image_meta) -> None:
         """Snapshot a volume that holds exactly the image, as its cache."""
         if not self._image_cacheable(image_meta):
             return
-        prefix = self._sp_config.volume_prefix
         image_id = image_meta['id']
-        digest = image_cache.image_hash(image_meta)
-        snap = image_cache.cache_snapshot_name(image_id, digest, prefix)
-        now = int(time.time())
-        tags = {image_cache.TAG_IMAGE: image_id,
-                image_cache.TAG_HASH: digest,
-                image_cache.TAG_USED: str(now)}
-        try:
-            self._api.snapshot_create(self._image_vol_name(volume),
-                                      {'name': snap, 'tags': tags})
-        except sp_exception.AlreadyExists:
-            LOG.debug('Image cache entry %s already exists', snap)
-            return
-        except sp_exception.StorPoolError as exc:
-            LOG.warning('Could not cache image %(image)s: %(err)s',
-                        {'image': image_id, 'err': exc})
-            return
-        self.__dict__.setdefault('_image_cache_touched', {})[snap] = now
-        LOG.info('Image cache: %(snap)s keeps image %(image)s', {
-            'snap': snap, 'image': image_id})
-        self._image_cache_trim(image_id, snap)
+        snap = image_cache.add(
+            self._api, self._vol_name(volume), image_id,
+            image_cache.image_hash(image_meta), self._sp_config.volume_prefix,
+            self._image_cache_touched)
+        if snap is not None:
+            self._image_cache_trim(image_id, snap)
 
     def _image_cache_trim(self, image_id: str, keep_name: str) -> None:
         """Drop stale entries of this image and the least recently used."""
-        prefix = self._sp_config.volume_prefix
-        limit = self.configuration.safe_get(
-            'storpool_image_cache_max_entries') or 0
-        try:
-            entries = image_cache.list_image_cache(self._api, prefix)
-            doomed = [e for e in entries if e['image_id'] == image_id
-                      and e['name'] != keep_name]
-            rest = [e for e in entries if e not in doomed]
-            if limit > 0 and len(rest) > limit:
-                others = [e for e in rest if e['name'] != keep_name]
-                doomed += others[:len(rest) - limit]
-            for entry in doomed:
-                with contextlib.suppress(sp_exception.NotFound):
-                    self._api.snapshot_delete(entry['name'])
-                LOG.info('Image cache: dropped %(snap)s (image %(image)s)',
-                         {'snap': entry['name'], 'image': entry['image_id']})
-        except sp_exception.StorPoolError as exc:
-            LOG.warning('Could not trim the image cache: %s', exc)
+        image_cache.trim(self._api, self._sp_config.volume_prefix, image_id,
+                         keep_name, self.configuration.safe_get(
+                             'storpool_image_cache_max_entries') or 0)
 
 
 def _cinder_volume_ids(image_location) -> list[str]:

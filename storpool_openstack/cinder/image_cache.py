@@ -11,13 +11,18 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The driver's image cache: names, tags, listing and purging.
+"""The driver's image cache: names, tags, upkeep, listing and purging.
 
 A cached image is a StorPool snapshot
 `<prefix>--image--<hash>--snapshot-<image id>`; every later volume from
-that image is a copy-on-write child of it. Kept apart from `image` (which
-needs Cinder) so that the operator's CLI can use it anywhere.
+that image is a copy-on-write child of it. The driver's image mixin
+(`image`, which needs Cinder) adds entries, records their use and trims
+the cache with the functions here; the operator's CLI lists and purges
+with them, anywhere.
 """
+
+import contextlib
+import time
 
 from oslo_log import log as logging
 
@@ -121,3 +126,75 @@ def purge_image_cache(api, prefix: str = names.DEFAULT_PREFIX, *,
         LOG.info('Image cache: deleted %s (image %s)', entry['name'],
                  entry['image_id'])
     return deleted
+
+
+# Upkeep by the driver
+
+
+def touch(api, snap: str, touched: dict[str, float]) -> None:
+    """Record a use of entry `snap` in its tag, at most every LRU_RESOLUTION.
+
+    `touched`: when this process last tagged each entry (the caller keeps
+    it); a failure is only logged.
+    """
+    now = time.time()
+    if now - touched.get(snap, 0) < LRU_RESOLUTION:
+        return
+    try:
+        info = api.snapshot(snap)
+        tags = dict(info.get('tags') or {})
+        tags[TAG_USED] = str(int(now))
+        api.snapshot_update(snap, {'tags': tags})
+        touched[snap] = now
+    except sp_exception.StorPoolError as exc:
+        LOG.debug('Could not tag %s as used: %s', snap, exc)
+
+
+def add(api, volume: str, image_id: str, digest: str, prefix: str,
+        touched: dict[str, float]) -> str | None:
+    """Snapshot StorPool `volume` (exactly the image) as the image's entry.
+
+    Its name, or None if none was made (it is there already, or StorPool
+    refused: logged). `touched` as for `touch`.
+    """
+    snap = cache_snapshot_name(image_id, digest, prefix)
+    now = int(time.time())
+    tags = {TAG_IMAGE: image_id, TAG_HASH: digest, TAG_USED: str(now)}
+    try:
+        api.snapshot_create(volume, {'name': snap, 'tags': tags})
+    except sp_exception.AlreadyExists:
+        LOG.debug('Image cache entry %s already exists', snap)
+        return None
+    except sp_exception.StorPoolError as exc:
+        LOG.warning('Could not cache image %(image)s: %(err)s',
+                    {'image': image_id, 'err': exc})
+        return None
+    touched[snap] = now
+    LOG.info('Image cache: %(snap)s keeps image %(image)s', {
+        'snap': snap, 'image': image_id})
+    return snap
+
+
+def trim(api, prefix: str, image_id: str, keep_name: str,
+         limit: int) -> None:
+    """Drop stale entries of this image and the least recently used.
+
+    Every entry of `image_id` but `keep_name` goes; then, with `limit` >
+    0, the least recently used others until `limit` are left. A failure
+    is only logged.
+    """
+    try:
+        entries = list_image_cache(api, prefix)
+        doomed = [e for e in entries if e['image_id'] == image_id
+                  and e['name'] != keep_name]
+        rest = [e for e in entries if e not in doomed]
+        if limit > 0 and len(rest) > limit:
+            others = [e for e in rest if e['name'] != keep_name]
+            doomed += others[:len(rest) - limit]
+        for entry in doomed:
+            with contextlib.suppress(sp_exception.NotFound):
+                api.snapshot_delete(entry['name'])
+            LOG.info('Image cache: dropped %(snap)s (image %(image)s)',
+                     {'snap': entry['name'], 'image': entry['image_id']})
+    except sp_exception.StorPoolError as exc:
+        LOG.warning('Could not trim the image cache: %s', exc)

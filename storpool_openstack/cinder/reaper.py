@@ -22,6 +22,7 @@ SnapshotDelete calls, so the API load is bounded by
 ``batch * 3600 / interval`` deletions per hour (6,000 with the defaults).
 A run that finds a full batch due does not wait for the next interval
 to catch up: the backlog drains at the configured rate, no faster.
+`ReaperMixin` starts it from the driver's check_for_setup_error.
 """
 
 from typing import Any, Callable
@@ -93,3 +94,25 @@ class Reaper:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+
+
+class ReaperMixin:
+    """Starts the purge task of StorPoolDriver when deferred deletion is on.
+
+    Uses the driver's `_opt`, `_api` and `_prefix`.
+    """
+
+    # The backend's purge task, made on the first start.
+    _reaper: Reaper | None = None
+
+    def _start_reaper(self) -> None:
+        """The deferred-deletion purge task, when deferred deletion is on."""
+        if (self._opt('storpool_deferred_delete_hours') or 0) <= 0:
+            return
+        if self._reaper is None:
+            self._reaper = Reaper(
+                self._api, self._prefix,
+                hours=lambda: self._opt('storpool_deferred_delete_hours'),
+                interval=self._opt('storpool_deferred_delete_purge_interval'),
+                batch=self._opt('storpool_deferred_delete_purge_batch'))
+        self._reaper.start()

@@ -11,7 +11,11 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Capacity numbers for the scheduler, from two StorPool answers.
+"""What the backend reports to the scheduler: capabilities and capacity.
+
+`backend_stats` is the capability dict of the backend and of its one pool
+(``default``, see driver.py's docstring for why one); the pool's capacity
+comes from two StorPool answers:
 
 DisksList gives the raw space of the cluster (only disks that are up,
 ``generationLeft == -1``, count); the allocation groups are 512 MiB and
@@ -40,6 +44,10 @@ from typing import Any
 
 from oslo_utils import units
 
+from storpool_openstack.cinder import capabilities
+
+# The backend's one pool.
+POOL = 'default'
 AG_SIZE = 512 * units.Mi
 DATA_RATIO = 4096 / (4096 + 128)
 
@@ -95,3 +103,56 @@ def pool_capacity(disks: dict, status: list[dict], replication: int, *,
         keys['provisioned_capacity_gb'] = round(sum(
             t['provisioned_capacity_gb'] for t in per_template.values()), 2)
     return keys
+
+
+def backend_stats(backend: str, version: str, protocol: str, *,
+                  reserved_percentage: int,
+                  max_over_subscription_ratio: Any) -> dict[str, Any]:
+    """The backend's capabilities and its one pool's, without capacity.
+
+    The pool's capacity keys (`pool_capacity`, or `capacity_unknown`) go
+    into ``stats['pools'][0]``.
+    """
+    # Off over the native protocol; on when every initiator gets iSCSI
+    # (capabilities.multiattach_supported decides).
+    multiattach = capabilities.multiattach_supported(protocol)
+    pool = {
+        'pool_name': POOL,
+        'reserved_percentage': reserved_percentage,
+        'max_over_subscription_ratio': max_over_subscription_ratio,
+        'thin_provisioning_support': True,
+        'thick_provisioning_support': False,
+        'multiattach': multiattach,
+        'QoS_support': True,
+        'consistent_group_snapshot_enabled': True,
+        'online_extend_support': True,
+        'backend_state': 'up',
+    }
+    return {
+        'volume_backend_name': backend,
+        'vendor_name': 'StorPool',
+        'driver_version': version,
+        'storage_protocol': protocol,
+        'clone_across_pools': True,
+        'sparse_copy_volume': True,
+        'consistent_group_snapshot_enabled': True,
+        'online_extend_support': True,
+        'QoS_support': True,
+        'thin_provisioning_support': True,
+        'thick_provisioning_support': False,
+        'multiattach': multiattach,
+        'pools': [pool],
+    }
+
+
+def capacity_unknown(last_stats: dict | None) -> dict[str, Any]:
+    """The pool's capacity keys when StorPool does not answer.
+
+    The last known total and templates, nothing free, and the pool down,
+    so the scheduler places nothing here until StorPool answers again.
+    """
+    old = ((last_stats or {}).get('pools') or [{}])[0]
+    return {'total_capacity_gb': old.get('total_capacity_gb', 0),
+            'free_capacity_gb': 0,
+            'storpool_template': old.get('storpool_template', []),
+            'backend_state': 'down'}

@@ -447,10 +447,10 @@ class Bench:
 def _phases():
     """Seconds spent in each step of our first copy (timing wrappers).
 
-    Wraps the image module's download, convert and raw-stream functions
+    Wraps the image_io module's download, convert and raw-stream functions
     to add up their time; they still run as they are.
     """
-    from storpool_openstack.cinder import image
+    from storpool_openstack.cinder import image_io
     spent = {'download': 0.0, 'convert': 0.0, 'stream raw': 0.0}
 
     def timed(key, func):
@@ -461,16 +461,17 @@ def _phases():
             finally:
                 spent[key] += time.perf_counter() - start
         return wrapper
-    saved = {name: getattr(image, name) for name in
-             ('_download', '_convert_to_device', 'stream_raw_image')}
-    image._download = timed('download', saved['_download'])
-    image._convert_to_device = timed('convert', saved['_convert_to_device'])
-    image.stream_raw_image = timed('stream raw', saved['stream_raw_image'])
+    saved = {name: getattr(image_io, name) for name in
+             ('download', 'convert_to_device', 'stream_raw_image')}
+    image_io.download = timed('download', saved['download'])
+    image_io.convert_to_device = timed('convert', saved['convert_to_device'])
+    image_io.stream_raw_image = timed('stream raw',
+                                      saved['stream_raw_image'])
     try:
         yield spent
     finally:
         for name, func in saved.items():
-            setattr(image, name, func)
+            setattr(image_io, name, func)
 
 
 def _ops_report(ops: list[tuple]) -> list[str]:

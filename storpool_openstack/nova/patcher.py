@@ -1,18 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
-
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 """Register our libvirt volume driver in Nova's ``driver.py``.
 
 Nova picks a libvirt volume driver only from a table in its own source:
@@ -40,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import tokenize
-from typing import Optional, Union
 
 DRIVER_TYPE = 'storpool'
 OUR_CLASS = 'storpool_openstack.nova.volume.LibvirtStorPoolVolumeDriver'
@@ -52,7 +49,7 @@ DRIVER_RELPATH = pathlib.Path('virt', 'libvirt', 'driver.py')
 DRIVER_MODULE = 'nova.virt.libvirt.driver'
 IMPORT_CHECK_TIMEOUT = 300
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 class PatchError(Exception):
@@ -106,14 +103,14 @@ class Layout:
     name: str
     lineno: int
     close: int
-    last_start: Optional[int]
-    last_end: Optional[int]
+    last_start: int | None
+    last_end: int | None
     last_quote: str
     separator: str
-    value_start: Optional[int]
-    value_end: Optional[int]
+    value_start: int | None
+    value_end: int | None
     value_quote: str
-    current: Optional[str]
+    current: str | None
 
     def state(self, target: str) -> State:
         if self.current is None:
@@ -126,7 +123,7 @@ class Layout:
 
     def describe(self) -> str:
         shape = '{...} dict' if self.kind == 'dict' else '[...] list'
-        return '%s %s at line %d' % (self.name, shape, self.lineno)
+        return f'{self.name} {shape} at line {self.lineno}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,13 +147,13 @@ class Result:
     changed: bool
     message: str
     diff: str = ''
-    details: list = dataclasses.field(default_factory=list)
-    notes: list = dataclasses.field(default_factory=list)
+    details: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 # Locating Nova's driver.py
 
-def find_driver_file(nova_dir: Optional[PathLike] = None) -> pathlib.Path:
+def find_driver_file(nova_dir: PathLike | None = None) -> pathlib.Path:
     """Return the path of Nova's libvirt ``driver.py``.
 
     Without nova_dir the installed Nova is found with find_spec('nova'),
@@ -168,15 +165,15 @@ def find_driver_file(nova_dir: Optional[PathLike] = None) -> pathlib.Path:
     spec = importlib.util.find_spec('nova')
     if spec is None or not spec.submodule_search_locations:
         raise FileProblem(
-            'Nova is not installed for %s; pass --nova-dir DIR or --file '
-            'PATH' % sys.executable)
+            f'Nova is not installed for {sys.executable}; pass --nova-dir '
+            'DIR or --file PATH')
     for location in spec.submodule_search_locations:
         candidate = pathlib.Path(location) / DRIVER_RELPATH
         if candidate.is_file():
             return candidate
     raise FileProblem(
-        'nova package at %s has no %s; is this a Nova without libvirt?'
-        % (spec.submodule_search_locations[0], DRIVER_RELPATH))
+        f'nova package at {spec.submodule_search_locations[0]} has no '
+        f'{DRIVER_RELPATH}; is this a Nova without libvirt?')
 
 
 def _driver_in_dir(nova_dir: pathlib.Path) -> pathlib.Path:
@@ -186,12 +183,12 @@ def _driver_in_dir(nova_dir: pathlib.Path) -> pathlib.Path:
         if candidate.is_file():
             return candidate
     raise FileProblem(
-        '%s: found neither nova/%s nor %s there; pass the directory that '
-        'contains the nova package (e.g. .../site-packages)'
-        % (nova_dir, DRIVER_RELPATH, DRIVER_RELPATH))
+        f'{nova_dir}: found neither nova/{DRIVER_RELPATH} nor '
+        f'{DRIVER_RELPATH} there; pass the directory that contains the '
+        'nova package (e.g. .../site-packages)')
 
 
-def package_root(driver_file: PathLike) -> Optional[pathlib.Path]:
+def package_root(driver_file: PathLike) -> pathlib.Path | None:
     """The sys.path entry that makes driver_file nova.virt.libvirt.driver.
 
     None when the file does not sit in a nova/virt/libvirt/ tree.
@@ -202,7 +199,7 @@ def package_root(driver_file: PathLike) -> Optional[pathlib.Path]:
     return path.parents[3]
 
 
-def nova_version(driver_file: PathLike) -> Optional[str]:
+def nova_version(driver_file: PathLike) -> str | None:
     """Nova's version from the package metadata next to the tree."""
     root = package_root(driver_file)
     if root is None:
@@ -222,22 +219,21 @@ def read_source(path: PathLike) -> Source:
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileProblem(
-            '%s: no such file; check the path or pass --nova-dir/--file'
-            % path)
+            f'{path}: no such file; check the path or pass --nova-dir/--file')
     except IsADirectoryError:
-        raise FileProblem('%s: is a directory; pass the driver.py file '
-                          'itself or use --nova-dir' % path)
+        raise FileProblem(f'{path}: is a directory; pass the driver.py '
+                          'file itself or use --nova-dir')
     except PermissionError:
-        raise FileProblem('%s: permission denied; run as root or as the '
-                          'owner of the file' % path)
+        raise FileProblem(f'{path}: permission denied; run as root or as '
+                          'the owner of the file')
     except OSError as exc:
-        raise FileProblem('%s: cannot read: %s' % (path, exc.strerror))
+        raise FileProblem(f'{path}: cannot read: {exc.strerror}')
     try:
         encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
         text = data.decode(encoding)
     except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        raise FileProblem('%s: cannot decode as Python source (%s); '
-                          'reinstall Nova to get a clean copy' % (path, exc))
+        raise FileProblem(f'{path}: cannot decode as Python source '
+                          f'({exc}); reinstall Nova to get a clean copy')
     return Source(path, data, text, encoding)
 
 
@@ -247,10 +243,10 @@ def parse(source: Source) -> ast.Module:
         return ast.parse(source.text, filename=str(source.path))
     except (SyntaxError, ValueError) as exc:
         where = getattr(exc, 'lineno', None)
+        line = f', line {where}' if where else ''
         raise FileProblem(
-            '%s: not valid Python (%s%s); reinstall the Nova package to get '
-            'a clean copy' % (source.path, getattr(exc, 'msg', exc),
-                              ', line %s' % where if where else ''))
+            f'{source.path}: not valid Python ({getattr(exc, "msg", exc)}'
+            f'{line}); reinstall the Nova package to get a clean copy')
 
 
 class _Positions:
@@ -269,12 +265,12 @@ class _Positions:
         line = self.text[start:end].encode('utf-8')
         return start + len(line[:col].decode('utf-8'))
 
-    def span(self, node: ast.AST) -> tuple:
+    def span(self, node: ast.AST) -> tuple[int, int]:
         return (self.offset(node.lineno, node.col_offset),
                 self.offset(node.end_lineno, node.end_col_offset))
 
 
-def _candidates(tree: ast.Module) -> list:
+def _candidates(tree: ast.Module) -> list[tuple[str, ast.expr, int]]:
     """Module-level assignments to either table name, in file order."""
     found = []
     for stmt in tree.body:
@@ -291,37 +287,37 @@ def _candidates(tree: ast.Module) -> list:
     return found
 
 
-def _describe_candidates(found: list) -> str:
-    return ', '.join('%s = %s at line %d' % (name, type(value).__name__,
-                                             lineno)
+def _describe_candidates(found: list[tuple[str, ast.expr, int]]) -> str:
+    return ', '.join(f'{name} = {type(value).__name__} at line {lineno}'
                      for name, value, lineno in found)
 
 
-def _the_table(source: Source, tree: ast.Module) -> tuple:
+def _the_table(source: Source,
+               tree: ast.Module) -> tuple[str, ast.expr, int]:
     """The one driver table node, or a LayoutError saying what is there."""
-    wanted = ('a module-level %s = {...} dict or %s = [...] list'
-              % (DICT_NAME, LIST_NAME))
+    wanted = (f'a module-level {DICT_NAME} = {{...}} dict or '
+              f'{LIST_NAME} = [...] list')
     found = _candidates(tree)
     if not found:
         raise LayoutError(
-            '%s: looked for %s, found neither name assigned at module '
-            'level; is this Nova\'s nova/virt/libvirt/driver.py?'
-            % (source.path, wanted))
+            f'{source.path}: looked for {wanted}, found neither name '
+            'assigned at module level; is this Nova\'s '
+            'nova/virt/libvirt/driver.py?')
     if len(found) > 1:
         raise LayoutError(
-            '%s: looked for %s, found %d candidates (%s); refusing to '
-            'guess which one Nova uses' % (source.path, wanted, len(found),
-                                           _describe_candidates(found)))
+            f'{source.path}: looked for {wanted}, found {len(found)} '
+            f'candidates ({_describe_candidates(found)}); refusing to guess '
+            'which one Nova uses')
     name, value, lineno = found[0]
     expected = ast.Dict if name == DICT_NAME else ast.List
     if not isinstance(value, expected):
         raise LayoutError(
-            '%s: looked for %s, found %s; this Nova layout is unknown'
-            % (source.path, wanted, _describe_candidates(found)))
+            f'{source.path}: looked for {wanted}, found '
+            f'{_describe_candidates(found)}; this Nova layout is unknown')
     return name, value, lineno
 
 
-def _str_value(node: ast.AST) -> Optional[str]:
+def _str_value(node: ast.AST) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
@@ -335,7 +331,8 @@ def _quote(source_text: str) -> str:
     return "'"
 
 
-def _storpool_items(kind: str, table: ast.AST) -> list:
+def _storpool_items(kind: str,
+                    table: ast.AST) -> list[tuple[ast.expr, str | None]]:
     """(value node, class path) for every storpool entry in the table."""
     items = []
     if kind == 'dict':
@@ -343,7 +340,7 @@ def _storpool_items(kind: str, table: ast.AST) -> list:
             if key is not None and _str_value(key) == DRIVER_TYPE:
                 items.append((value, _str_value(value)))
     else:
-        prefix = DRIVER_TYPE + '='
+        prefix = f'{DRIVER_TYPE}='
         for elt in table.elts:
             text = _str_value(elt)
             if text is not None and text.split('=', 1)[0] == DRIVER_TYPE:
@@ -364,17 +361,17 @@ def analyse(source: Source) -> Layout:
     items = _storpool_items(kind, table)
     if len(items) > 1:
         raise LayoutError(
-            '%s: looked for one %r entry in %s, found %d; refusing to '
-            'guess' % (source.path, DRIVER_TYPE, name, len(items)))
+            f'{source.path}: looked for one {DRIVER_TYPE!r} entry in '
+            f'{name}, found {len(items)}; refusing to guess')
     value_start = value_end = current = None
     value_quote = "'"
     if items:
         node, current = items[0]
         if current is None:
             raise LayoutError(
-                '%s: looked for a string %r entry in %s, found a %s at '
-                'line %d' % (source.path, DRIVER_TYPE, name,
-                             type(node).__name__, node.lineno))
+                f'{source.path}: looked for a string {DRIVER_TYPE!r} '
+                f'entry in {name}, found a {type(node).__name__} at '
+                f'line {node.lineno}')
         value_start, value_end = pos.span(node)
         value_quote = _quote(source.text[value_start:value_end])
     last = _last_entry(kind, table, pos, source.text)
@@ -385,7 +382,7 @@ def analyse(source: Source) -> Layout:
 
 
 def _last_entry(kind: str, table: ast.AST, pos: _Positions,
-                text: str) -> dict:
+                text: str) -> dict[str, object]:
     """Where the last entry is and how it is written, to copy its style."""
     if kind == 'dict':
         if not table.values:
@@ -416,16 +413,16 @@ def _last_entry(kind: str, table: ast.AST, pos: _Positions,
 def entry_text(layout: Layout, target: str, quote: str) -> str:
     """The source of a new ``storpool`` entry in the table's format."""
     if layout.kind == 'dict':
-        return '%s%s%s%s%s%s%s' % (quote, DRIVER_TYPE, quote,
-                                   layout.separator, quote, target, quote)
-    return '%s%s=%s%s' % (quote, DRIVER_TYPE, target, quote)
+        return (f'{quote}{DRIVER_TYPE}{quote}{layout.separator}'
+                f'{quote}{target}{quote}')
+    return f'{quote}{DRIVER_TYPE}={target}{quote}'
 
 
 def _value_text(layout: Layout, target: str) -> str:
     quote = layout.value_quote
     if layout.kind == 'dict':
-        return '%s%s%s' % (quote, target, quote)
-    return '%s%s=%s%s' % (quote, DRIVER_TYPE, target, quote)
+        return f'{quote}{target}{quote}'
+    return f'{quote}{DRIVER_TYPE}={target}{quote}'
 
 
 def _replace_value(text: str, layout: Layout, target: str) -> str:
@@ -433,7 +430,8 @@ def _replace_value(text: str, layout: Layout, target: str) -> str:
             text[layout.value_end:])
 
 
-def _after_last(text: str, start: int, stop: int) -> tuple:
+def _after_last(text: str, start: int,
+                stop: int) -> tuple[int, int | None, bool]:
     """Scan from the last entry's end to the closing bracket.
 
     Returns (end of the entry including closing parens, offset just past
@@ -456,12 +454,12 @@ def _after_last(text: str, start: int, stop: int) -> tuple:
         elif char == ',' and comma is None:
             comma = pos + 1
         elif char not in ' \t\f\\':
-            raise LayoutError('unexpected %r after the last entry' % char)
+            raise LayoutError(f'unexpected {char!r} after the last entry')
         pos += 1
     return entry_end, comma, newline
 
 
-def _line_end(text: str, pos: int) -> tuple:
+def _line_end(text: str, pos: int) -> tuple[int, str]:
     """(offset past the line break at or after pos, the break itself)."""
     match = re.compile(r'\r\n|\r|\n').search(text, pos)
     if match is None:
@@ -494,17 +492,17 @@ def _add_entry(text: str, layout: Layout, target: str) -> str:
     insert_at, eol = _line_end(text, comma or entry_end)
     if not newline or insert_at > layout.close:
         if comma is not None:
-            return text[:comma] + ' ' + new + ',' + text[comma:]
-        return text[:entry_end] + ', ' + new + text[entry_end:]
+            return f'{text[:comma]} {new},{text[comma:]}'
+        return f'{text[:entry_end]}, {new}{text[entry_end:]}'
     indent = _indent_of(text, layout.last_start)
     if comma is not None:
-        return text[:insert_at] + indent + new + ',' + eol + text[insert_at:]
-    return (text[:entry_end] + ',' + text[entry_end:insert_at] +
-            indent + new + eol + text[insert_at:])
+        return f'{text[:insert_at]}{indent}{new},{eol}{text[insert_at:]}'
+    return (f'{text[:entry_end]},{text[entry_end:insert_at]}'
+            f'{indent}{new}{eol}{text[insert_at:]}')
 
 
 def patched_text(source: Source, target: str = OUR_CLASS,
-                 force: bool = False) -> tuple:
+                 force: bool = False) -> tuple[Layout, str]:
     """Return (layout, new text) with the storpool entry set to target.
 
     The text is returned unchanged when it already points at target.
@@ -517,26 +515,24 @@ def patched_text(source: Source, target: str = OUR_CLASS,
         return layout, source.text
     if state == State.FOREIGN and not force:
         raise LayoutError(
-            '%s: looked for %r pointing to %s or %s, found %s; refusing '
-            'to replace it without --force'
-            % (source.path, DRIVER_TYPE, INTREE_CLASS, target,
-               layout.current))
+            f'{source.path}: looked for {DRIVER_TYPE!r} pointing to '
+            f'{INTREE_CLASS} or {target}, found {layout.current}; refusing '
+            'to replace it without --force')
     if state == State.ABSENT:
         try:
             return layout, _add_entry(source.text, layout, target)
         except LayoutError as exc:
-            raise LayoutError('%s: %s in %s' % (source.path, exc,
-                                                layout.describe()))
+            raise LayoutError(f'{source.path}: {exc} in {layout.describe()}')
     return layout, _replace_value(source.text, layout, target)
 
 
 def unified_diff(path: PathLike, old: str, new: str,
-                 labels: tuple = ('original', 'patched')) -> str:
+                 labels: tuple[str, str] = ('original', 'patched')) -> str:
     """A unified diff of two texts, line endings kept as they are."""
     return ''.join(difflib.unified_diff(
         old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile='%s (%s)' % (path, labels[0]),
-        tofile='%s (%s)' % (path, labels[1])))
+        fromfile=f'{path} ({labels[0]})',
+        tofile=f'{path} ({labels[1]})'))
 
 
 # Verifying
@@ -546,8 +542,8 @@ def check_compiles(text: str, path: PathLike) -> None:
     try:
         compile(text, str(path), 'exec', dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
-        raise VerifyError('%s: the patched text does not compile (%s); '
-                          'nothing was written' % (path, exc))
+        raise VerifyError(f'{path}: the patched text does not compile '
+                          f'({exc}); nothing was written')
 
 
 _IMPORT_CHECK = '''
@@ -564,12 +560,12 @@ else:
 cls = importutils.import_class(path)
 print(json.dumps({'file': os.path.realpath(module.__file__),
                   'path': path,
-                  'class': '%s.%s' % (cls.__module__, cls.__qualname__)}))
+                  'class': f'{cls.__module__}.{cls.__qualname__}'}))
 '''
 
 
 def check_import(path: PathLike, layout: Layout, target: str,
-                 python: str = sys.executable) -> dict:
+                 python: str = sys.executable) -> dict[str, str]:
     """Import the patched module in a fresh interpreter and load our class.
 
     A subprocess, because importing Nova here would register its options
@@ -580,8 +576,8 @@ def check_import(path: PathLike, layout: Layout, target: str,
     """
     root = package_root(path)
     if root is None:
-        raise VerifyError('%s: not inside a nova/virt/libvirt/ tree, so it '
-                          'cannot be imported as %s' % (path, DRIVER_MODULE))
+        raise VerifyError(f'{path}: not inside a nova/virt/libvirt/ tree, '
+                          f'so it cannot be imported as {DRIVER_MODULE}')
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1')
     try:
         proc = subprocess.run(
@@ -589,28 +585,26 @@ def check_import(path: PathLike, layout: Layout, target: str,
              DRIVER_TYPE], capture_output=True, text=True, env=env,
             timeout=IMPORT_CHECK_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VerifyError('%s: import check with %s failed: %s'
-                          % (path, python, exc))
+        raise VerifyError(f'{path}: import check with {python} failed: {exc}')
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ['(no output)']
-        raise VerifyError('%s: import check failed: %s'
-                          % (path, lines[-1]), proc.stderr)
+        raise VerifyError(f'{path}: import check failed: {lines[-1]}',
+                          proc.stderr)
     try:
         report = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         report = None
     if not isinstance(report, dict) or \
             not {'file', 'path', 'class'} <= report.keys():
-        raise VerifyError('%s: import check with %s printed no report '
-                          '(is it a Python with Nova?)' % (path, python),
+        raise VerifyError(f'{path}: import check with {python} printed '
+                          'no report (is it a Python with Nova?)',
                           proc.stdout + proc.stderr)
     if report['file'] != os.path.realpath(path):
-        raise VerifyError('%s: import check loaded %s instead; another '
-                          'nova package shadows this one'
-                          % (path, report['file']))
+        raise VerifyError(f'{path}: import check loaded {report["file"]} '
+                          'instead; another nova package shadows this one')
     if report['path'] != target:
-        raise VerifyError('%s: import check found %r -> %s, not %s'
-                          % (path, DRIVER_TYPE, report['path'], target))
+        raise VerifyError(f'{path}: import check found {DRIVER_TYPE!r} -> '
+                          f'{report["path"]}, not {target}')
     return report
 
 
@@ -630,28 +624,28 @@ def check_writable(path: pathlib.Path) -> os.stat_result:
     try:
         st = path.stat()
     except OSError as exc:
-        raise FileProblem('%s: %s' % (path, exc.strerror))
+        raise FileProblem(f'{path}: {exc.strerror}')
     if not st.st_mode & 0o222:
         raise FileProblem(
-            '%s: file is read-only (mode %04o); make it writable with '
-            '"chmod u+w %s" if you mean to patch it'
-            % (path, st.st_mode & 0o7777, path))
+            f'{path}: file is read-only (mode {st.st_mode & 0o7777:04o}); '
+            f'make it writable with "chmod u+w {path}" if you mean to patch '
+            'it')
     if not os.access(path, os.W_OK) or not os.access(path.parent,
                                                      os.W_OK | os.X_OK):
         raise FileProblem(
-            '%s: no permission to replace it (need write access to the '
-            'file and to %s); run as root' % (path, path.parent))
+            f'{path}: no permission to replace it (need write access to '
+            f'the file and to {path.parent}); run as root')
     return st
 
 
 def write_atomic(path: pathlib.Path, data: bytes,
-                 like: Optional[os.stat_result] = None) -> None:
+                 like: os.stat_result | None = None) -> None:
     """Replace path with data: temp file in the same dir, fsync, rename.
 
     Readers (a starting nova-compute) see the old or the new file, never
     half of one.  The new file takes owner, group and mode from like.
     """
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % path.name, suffix='.tmp',
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp',
                                dir=str(path.parent))
     try:
         with os.fdopen(fd, 'wb') as stream:
@@ -686,16 +680,16 @@ def _fsync_dir(directory: pathlib.Path) -> None:
 
 
 def _io_error(path: PathLike, exc: OSError) -> FileProblem:
-    return FileProblem('%s: cannot write: %s; check permissions and free '
-                       'space in %s' % (path, exc.strerror or exc,
-                                        pathlib.Path(path).parent))
+    return FileProblem(f'{path}: cannot write: {exc.strerror or exc}; '
+                       'check permissions and free space in '
+                       f'{pathlib.Path(path).parent}')
 
 
 # Operations
 
 def _version_note(path: PathLike) -> str:
     version = nova_version(path)
-    return 'Nova %s' % version if version else 'Nova version unknown'
+    return f'Nova {version}' if version else 'Nova version unknown'
 
 
 def _ensure_backup(source: Source, st: os.stat_result,
@@ -713,9 +707,9 @@ def _ensure_backup(source: Source, st: os.stat_result,
             return False
         if not force:
             raise FileProblem(
-                '%s: backup %s exists but differs from this unpatched file '
-                '(left from an earlier Nova?); remove it or pass --force '
-                'to replace it' % (source.path, backup))
+                f'{source.path}: backup {backup} exists but differs from '
+                'this unpatched file (left from an earlier Nova?); remove it '
+                'or pass --force to replace it')
     write_atomic(backup, source.data, st)
     return True
 
@@ -734,51 +728,51 @@ def patch_file(path: PathLike, target: str = OUR_CLASS,
     version = _version_note(source.path)
     if new_text == source.text:
         return Result(source.path, False,
-                      '%s already maps %r to %s (%s); nothing changed'
-                      % (source.path, DRIVER_TYPE, target, version))
+                      f'{source.path} already maps {DRIVER_TYPE!r} to '
+                      f'{target} ({version}); nothing changed')
     check_compiles(new_text, source.path)
     diff = unified_diff(source.path, source.text, new_text)
     verb = ('replace', 'replaced') if layout.current else ('add', 'added')
-    what = '%r -> %s in %s (%s)' % (DRIVER_TYPE, target, layout.describe(),
-                                    version)
+    what = f'{DRIVER_TYPE!r} -> {target} in {layout.describe()} ({version})'
     if dry_run:
-        return Result(source.path, False, '%s: would %s %s; dry run, '
-                      'nothing written' % (source.path, verb[0], what), diff)
+        return Result(source.path, False, f'{source.path}: would '
+                      f'{verb[0]} {what}; dry run, nothing written', diff)
     details = _write_patch(source, source.encode(new_text), force)
-    result = Result(source.path, True, '%s: %s %s; original saved as %s'
-                    % (source.path, verb[1], what,
-                       backup_path(source.path).name), diff, details)
+    result = Result(source.path, True, f'{source.path}: {verb[1]} {what}; '
+                    f'original saved as {backup_path(source.path).name}',
+                    diff, details)
     if import_check:
         _import_or_restore(source, layout, target, python, result)
     return result
 
 
-def _write_patch(source: Source, data: bytes, force: bool) -> list:
+def _write_patch(source: Source, data: bytes,
+                 force: bool) -> list[str]:
     st = check_writable(source.path)
     try:
         created = _ensure_backup(source, st, force)
         write_atomic(source.path, data, st)
     except OSError as exc:
         raise _io_error(source.path, exc)
-    return ['backup %s %s' % (backup_path(source.path),
-                              'created' if created else 'kept')]
+    return [f'backup {backup_path(source.path)} '
+            f'{"created" if created else "kept"}']
 
 
 def _import_or_restore(source: Source, layout: Layout, target: str,
                        python: str, result: Result) -> None:
     """Run the import check; on failure put the original bytes back."""
     if package_root(source.path) is None:
-        result.notes.append('note: import check skipped: %s is not inside '
-                            'a nova/virt/libvirt/ tree' % source.path)
+        result.notes.append(f'note: import check skipped: {source.path} '
+                            'is not inside a nova/virt/libvirt/ tree')
         return
     try:
         report = check_import(source.path, layout, target, python)
     except VerifyError as exc:
         _restore(source)
-        raise VerifyError('%s; the original file was restored' % exc,
+        raise VerifyError(f'{exc}; the original file was restored',
                           exc.detail)
-    result.details.append('import check: %s resolves %r to %s'
-                          % (DRIVER_MODULE, DRIVER_TYPE, report['class']))
+    result.details.append(f'import check: {DRIVER_MODULE} resolves '
+                          f'{DRIVER_TYPE!r} to {report["class"]}')
 
 
 def _restore(source: Source) -> None:
@@ -791,7 +785,7 @@ def _restore(source: Source) -> None:
 
 
 def check_file(path: PathLike, target: str = OUR_CLASS,
-               force: bool = False) -> tuple:
+               force: bool = False) -> tuple[int, str]:
     """Return (exit code, message): 0 patched, 1 not patched, 2 unknown.
 
     A foreign ``storpool`` entry counts as unknown (2), since patching
@@ -803,15 +797,15 @@ def check_file(path: PathLike, target: str = OUR_CLASS,
     except LayoutError as exc:
         return 2, str(exc)
     state = layout.state(target)
-    where = '%s (%s, %s)' % (source.path, layout.describe(),
-                             _version_note(source.path))
+    where = (f'{source.path} ({layout.describe()}, '
+             f'{_version_note(source.path)})')
     if state == State.PATCHED:
-        return 0, '%s: patched, %r -> %s' % (where, DRIVER_TYPE, target)
+        return 0, f'{where}: patched, {DRIVER_TYPE!r} -> {target}'
     if state == State.FOREIGN and not force:
-        return 2, '%s: %r -> %s is not ours nor Nova\'s' % (
-            where, DRIVER_TYPE, layout.current)
-    return 1, '%s: not patched, %r -> %s' % (
-        where, DRIVER_TYPE, layout.current or '(no entry)')
+        return 2, (f'{where}: {DRIVER_TYPE!r} -> {layout.current} is '
+                   'not ours nor Nova\'s')
+    return 1, (f'{where}: not patched, {DRIVER_TYPE!r} -> '
+               f'{layout.current or "(no entry)"}')
 
 
 def revert_file(path: PathLike, dry_run: bool = False,
@@ -832,8 +826,8 @@ def revert_file(path: PathLike, dry_run: bool = False,
     diff = unified_diff(source.path, source.text, original.text,
                         ('patched', 'restored'))
     if dry_run:
-        return Result(source.path, False, '%s: would restore it from %s; '
-                      'dry run, nothing written' % (source.path, backup.name),
+        return Result(source.path, False, f'{source.path}: would restore '
+                      f'it from {backup.name}; dry run, nothing written',
                       diff)
     st = check_writable(source.path)
     try:
@@ -842,19 +836,19 @@ def revert_file(path: PathLike, dry_run: bool = False,
         _fsync_dir(source.path.parent)
     except OSError as exc:
         raise _io_error(source.path, exc)
-    return Result(source.path, True, '%s: restored from %s and removed the '
-                  'backup' % (source.path, backup.name), diff)
+    return Result(source.path, True, f'{source.path}: restored from '
+                  f'{backup.name} and removed the backup', diff)
 
 
 def _no_backup(source: Source, target: str) -> Result:
     layout = analyse(source)
     if layout.state(target) != State.PATCHED:
-        return Result(source.path, False, '%s: not patched and no backup '
-                      '%s; nothing to revert'
-                      % (source.path, backup_path(source.path).name))
-    raise FileProblem('%s: patched but the backup %s is missing; reinstall '
-                      'the Nova package to get the original back'
-                      % (source.path, backup_path(source.path).name))
+        return Result(source.path, False, f'{source.path}: not patched '
+                      f'and no backup {backup_path(source.path).name}; '
+                      'nothing to revert')
+    raise FileProblem(f'{source.path}: patched but the backup '
+                      f'{backup_path(source.path).name} is missing; '
+                      'reinstall the Nova package to get the original back')
 
 
 def _check_backup_matches(source: Source, original: Source,
@@ -867,9 +861,10 @@ def _check_backup_matches(source: Source, original: Source,
         expected = None
     if expected is None or original.encode(expected) != source.data:
         raise FileProblem(
-            '%s: the file is not our patch of %s (Nova upgraded or file '
-            'edited since?); not restoring; pass --force to restore the '
-            'backup anyway' % (source.path, backup_path(source.path).name))
+            f'{source.path}: the file is not our patch of '
+            f'{backup_path(source.path).name} (Nova upgraded or file edited '
+            'since?); not restoring; pass --force to restore the backup '
+            'anyway')
 
 
 def legacy_files(orig_dir: PathLike, out_dir: PathLike,
@@ -882,8 +877,8 @@ def legacy_files(orig_dir: PathLike, out_dir: PathLike,
     orig = pathlib.Path(orig_dir) / 'driver.py'
     out_dir = pathlib.Path(out_dir)
     if os.path.realpath(out_dir) == os.path.realpath(orig.parent):
-        raise FileProblem('%s: output directory is the original directory; '
-                          'pass a different OUT_DIR' % out_dir)
+        raise FileProblem(f'{out_dir}: output directory is the original '
+                          'directory; pass a different OUT_DIR')
     source = read_source(orig)
     layout, new_text = patched_text(source, target, force)
     check_compiles(new_text, orig)
@@ -896,6 +891,6 @@ def legacy_files(orig_dir: PathLike, out_dir: PathLike,
         raise _io_error(out, exc)
     state = ('unchanged copy, already patched' if new_text == source.text
              else 'patched copy')
-    return Result(out, True, '%s: wrote %s of %s (%s)' % (
-        out, state, orig, layout.describe()),
+    return Result(out, True, f'{out}: wrote {state} of {orig} '
+                  f'({layout.describe()})',
         unified_diff(orig, source.text, new_text))

@@ -11,8 +11,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The doctor's checks of the attach-state file and its match with StorPool.
-"""
+"""The doctor's checks of the attach-state file, and of it against StorPool."""
 
 import grp
 import json

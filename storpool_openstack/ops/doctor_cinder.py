@@ -44,8 +44,10 @@ CONNECTOR_OPTIONS = frozenset((
 
 
 class CinderChecks(doctor_storpool.StorPoolChecks):
-    """cinder.conf backends, their APIs (the StorPool checks' probe), and
-    the templates they name."""
+    """cinder.conf backends, their APIs and the templates they name.
+
+    The backends' APIs are asked with the StorPool checks' probe.
+    """
 
     def check_cinder_conf(self) -> Check:
         title = 'cinder.conf StorPool backends'

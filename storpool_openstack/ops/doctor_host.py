@@ -11,8 +11,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The doctor's checks of this host's tools: devices, qemu-img, Nova and
-os-brick patched to use this package's drivers.
+"""The doctor's checks of this host's tools: devices, qemu-img, Nova, os-brick.
+
+Nova's ``driver.py`` and os-brick's ``connector.py`` must name this
+package's drivers; the tools that patch them say whether they do.
 """
 
 import importlib.util

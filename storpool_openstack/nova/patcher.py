@@ -1,18 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
-
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 """Register our libvirt volume driver in Nova's ``driver.py``.
 
 Nova picks a libvirt volume driver only from a table in its own source:
@@ -23,123 +21,55 @@ to be edited in place.  This module does that edit safely: it locates the
 table with :mod:`ast`, rewrites only the source span of one entry (so every
 other byte of the file stays as it was), keeps a one-time backup, writes
 atomically and checks that the patched module still imports.
+
+The parts: ``nova_tree`` finds the file, ``driver_table`` reads it and
+locates the table, ``table_edit`` computes the new text, ``verify``
+checks it and ``safe_write`` writes it. This module runs the operations
+(patch, check, revert, the legacy copy) and keeps the names its callers
+(``add-storpool-nova-driver``, ``storpool-openstack os-brick``, the
+tests) import from it.
 """
 
-import ast
 import dataclasses
-import difflib
-import enum
-import importlib.metadata
-import importlib.util
-import io
-import json
 import os
 import pathlib
-import re
-import subprocess
 import sys
-import tempfile
-import tokenize
-from typing import Optional, Union
 
-DRIVER_TYPE = 'storpool'
-OUR_CLASS = 'storpool_openstack.nova.volume.LibvirtStorPoolVolumeDriver'
-INTREE_CLASS = 'nova.virt.libvirt.volume.storpool.LibvirtStorPoolVolumeDriver'
-DICT_NAME = 'VOLUME_DRIVERS'
-LIST_NAME = 'libvirt_volume_drivers'
-BACKUP_SUFFIX = '.storpool-orig'
-DRIVER_RELPATH = pathlib.Path('virt', 'libvirt', 'driver.py')
-DRIVER_MODULE = 'nova.virt.libvirt.driver'
-IMPORT_CHECK_TIMEOUT = 300
+from storpool_openstack.nova import driver_table
+from storpool_openstack.nova import errors
+from storpool_openstack.nova import nova_tree
+from storpool_openstack.nova import safe_write
+from storpool_openstack.nova import table_edit
+from storpool_openstack.nova import verify
 
-PathLike = Union[str, os.PathLike]
-
-
-class PatchError(Exception):
-    """A problem the tool reports in one line; exit_code is for the CLI.
-
-    detail holds longer output (a subprocess's stderr) for --verbose.
-    """
-
-    exit_code = 3
-
-    def __init__(self, message: str, detail: str = '') -> None:
-        super().__init__(message)
-        self.detail = detail
-
-
-class LayoutError(PatchError):
-    """The file is Python, but not a driver table this tool understands."""
-
-    exit_code = 2
-
-
-class FileProblem(PatchError):
-    """The file cannot be found, read, parsed or written."""
-
-    exit_code = 3
-
-
-class VerifyError(PatchError):
-    """The patched file did not compile or import; the original is back."""
-
-    exit_code = 4
-
-
-class State(enum.Enum):
-    """What the ``storpool`` entry currently points to."""
-
-    PATCHED = 'patched'
-    INTREE = 'in-tree'
-    ABSENT = 'absent'
-    FOREIGN = 'foreign'
-
-
-@dataclasses.dataclass(frozen=True)
-class Layout:
-    """Where the driver table and its ``storpool`` entry are in the text.
-
-    Offsets are absolute character offsets into the decoded text.
-    """
-
-    kind: str
-    name: str
-    lineno: int
-    close: int
-    last_start: Optional[int]
-    last_end: Optional[int]
-    last_quote: str
-    separator: str
-    value_start: Optional[int]
-    value_end: Optional[int]
-    value_quote: str
-    current: Optional[str]
-
-    def state(self, target: str) -> State:
-        if self.current is None:
-            return State.ABSENT
-        if self.current == target:
-            return State.PATCHED
-        if self.current == INTREE_CLASS:
-            return State.INTREE
-        return State.FOREIGN
-
-    def describe(self) -> str:
-        shape = '{...} dict' if self.kind == 'dict' else '[...] list'
-        return '%s %s at line %d' % (self.name, shape, self.lineno)
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """A driver file's bytes and their decoded text."""
-
-    path: pathlib.Path
-    data: bytes
-    text: str
-    encoding: str
-
-    def encode(self, text: str) -> bytes:
-        return text.encode(self.encoding)
+# The tool's names at the import path its callers use.
+PathLike = errors.PathLike
+PatchError = errors.PatchError
+LayoutError = errors.LayoutError
+FileProblem = errors.FileProblem
+VerifyError = errors.VerifyError
+DRIVER_MODULE = nova_tree.DRIVER_MODULE
+find_driver_file = nova_tree.find_driver_file
+nova_version = nova_tree.nova_version
+DRIVER_TYPE = driver_table.DRIVER_TYPE
+OUR_CLASS = driver_table.OUR_CLASS
+INTREE_CLASS = driver_table.INTREE_CLASS
+State = driver_table.State
+Layout = driver_table.Layout
+Source = driver_table.Source
+read_source = driver_table.read_source
+parse = driver_table.parse
+Positions = driver_table.Positions
+analyse = driver_table.analyse
+patched_text = table_edit.patched_text
+unified_diff = table_edit.unified_diff
+check_compiles = verify.check_compiles
+check_import = verify.check_import
+BACKUP_SUFFIX = safe_write.BACKUP_SUFFIX
+backup_path = safe_write.backup_path
+check_writable = safe_write.check_writable
+write_atomic = safe_write.write_atomic
+io_error = safe_write.io_error
 
 
 @dataclasses.dataclass
@@ -150,552 +80,15 @@ class Result:
     changed: bool
     message: str
     diff: str = ''
-    details: list = dataclasses.field(default_factory=list)
-    notes: list = dataclasses.field(default_factory=list)
-
-
-# Locating Nova's driver.py
-
-def find_driver_file(nova_dir: Optional[PathLike] = None) -> pathlib.Path:
-    """Return the path of Nova's libvirt ``driver.py``.
-
-    Without nova_dir the installed Nova is found with find_spec('nova'),
-    which locates the package without running its __init__ (importing Nova
-    monkey-patches and registers options we do not want here).
-    """
-    if nova_dir is not None:
-        return _driver_in_dir(pathlib.Path(nova_dir))
-    spec = importlib.util.find_spec('nova')
-    if spec is None or not spec.submodule_search_locations:
-        raise FileProblem(
-            'Nova is not installed for %s; pass --nova-dir DIR or --file '
-            'PATH' % sys.executable)
-    for location in spec.submodule_search_locations:
-        candidate = pathlib.Path(location) / DRIVER_RELPATH
-        if candidate.is_file():
-            return candidate
-    raise FileProblem(
-        'nova package at %s has no %s; is this a Nova without libvirt?'
-        % (spec.submodule_search_locations[0], DRIVER_RELPATH))
-
-
-def _driver_in_dir(nova_dir: pathlib.Path) -> pathlib.Path:
-    """Accept both the dir holding the ``nova`` package and the package."""
-    for candidate in (nova_dir / 'nova' / DRIVER_RELPATH,
-                      nova_dir / DRIVER_RELPATH):
-        if candidate.is_file():
-            return candidate
-    raise FileProblem(
-        '%s: found neither nova/%s nor %s there; pass the directory that '
-        'contains the nova package (e.g. .../site-packages)'
-        % (nova_dir, DRIVER_RELPATH, DRIVER_RELPATH))
-
-
-def package_root(driver_file: PathLike) -> Optional[pathlib.Path]:
-    """The sys.path entry that makes driver_file nova.virt.libvirt.driver.
-
-    None when the file does not sit in a nova/virt/libvirt/ tree.
-    """
-    path = pathlib.Path(os.path.abspath(driver_file))
-    if path.parts[-4:] != ('nova', 'virt', 'libvirt', 'driver.py'):
-        return None
-    return path.parents[3]
-
-
-def nova_version(driver_file: PathLike) -> Optional[str]:
-    """Nova's version from the package metadata next to the tree."""
-    root = package_root(driver_file)
-    if root is None:
-        return None
-    for dist in importlib.metadata.distributions(path=[str(root)]):
-        if (dist.metadata['Name'] or '').lower() == 'nova':
-            return dist.version
-    return None
-
-
-# Reading and understanding the file
-
-def read_source(path: PathLike) -> Source:
-    """Read and decode a Python file, with a one-line error on failure."""
-    path = pathlib.Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FileProblem(
-            '%s: no such file; check the path or pass --nova-dir/--file'
-            % path)
-    except IsADirectoryError:
-        raise FileProblem('%s: is a directory; pass the driver.py file '
-                          'itself or use --nova-dir' % path)
-    except PermissionError:
-        raise FileProblem('%s: permission denied; run as root or as the '
-                          'owner of the file' % path)
-    except OSError as exc:
-        raise FileProblem('%s: cannot read: %s' % (path, exc.strerror))
-    try:
-        encoding = tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-        text = data.decode(encoding)
-    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
-        raise FileProblem('%s: cannot decode as Python source (%s); '
-                          'reinstall Nova to get a clean copy' % (path, exc))
-    return Source(path, data, text, encoding)
-
-
-def parse(source: Source) -> ast.Module:
-    """Parse the text; a syntax error becomes a one-line FileProblem."""
-    try:
-        return ast.parse(source.text, filename=str(source.path))
-    except (SyntaxError, ValueError) as exc:
-        where = getattr(exc, 'lineno', None)
-        raise FileProblem(
-            '%s: not valid Python (%s%s); reinstall the Nova package to get '
-            'a clean copy' % (source.path, getattr(exc, 'msg', exc),
-                              ', line %s' % where if where else ''))
-
-
-class _Positions:
-    """Convert ast (line, UTF-8 byte column) pairs to text offsets."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.starts = [0]
-        for match in re.finditer(r'\r\n|\r|\n', text):
-            self.starts.append(match.end())
-
-    def offset(self, lineno: int, col: int) -> int:
-        start = self.starts[lineno - 1]
-        end = (self.starts[lineno] if lineno < len(self.starts)
-               else len(self.text))
-        line = self.text[start:end].encode('utf-8')
-        return start + len(line[:col].decode('utf-8'))
-
-    def span(self, node: ast.AST) -> tuple:
-        return (self.offset(node.lineno, node.col_offset),
-                self.offset(node.end_lineno, node.end_col_offset))
-
-
-def _candidates(tree: ast.Module) -> list:
-    """Module-level assignments to either table name, in file order."""
-    found = []
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
-            targets, value = stmt.targets, stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets, value = [stmt.target], stmt.value
-        else:
-            continue
-        for target in targets:
-            if (isinstance(target, ast.Name) and
-                    target.id in (DICT_NAME, LIST_NAME)):
-                found.append((target.id, value, stmt.lineno))
-    return found
-
-
-def _describe_candidates(found: list) -> str:
-    return ', '.join('%s = %s at line %d' % (name, type(value).__name__,
-                                             lineno)
-                     for name, value, lineno in found)
-
-
-def _the_table(source: Source, tree: ast.Module) -> tuple:
-    """The one driver table node, or a LayoutError saying what is there."""
-    wanted = ('a module-level %s = {...} dict or %s = [...] list'
-              % (DICT_NAME, LIST_NAME))
-    found = _candidates(tree)
-    if not found:
-        raise LayoutError(
-            '%s: looked for %s, found neither name assigned at module '
-            'level; is this Nova\'s nova/virt/libvirt/driver.py?'
-            % (source.path, wanted))
-    if len(found) > 1:
-        raise LayoutError(
-            '%s: looked for %s, found %d candidates (%s); refusing to '
-            'guess which one Nova uses' % (source.path, wanted, len(found),
-                                           _describe_candidates(found)))
-    name, value, lineno = found[0]
-    expected = ast.Dict if name == DICT_NAME else ast.List
-    if not isinstance(value, expected):
-        raise LayoutError(
-            '%s: looked for %s, found %s; this Nova layout is unknown'
-            % (source.path, wanted, _describe_candidates(found)))
-    return name, value, lineno
-
-
-def _str_value(node: ast.AST) -> Optional[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
-
-
-def _quote(source_text: str) -> str:
-    """The quote character a string literal's source uses."""
-    for char in source_text:
-        if char in '\'"':
-            return char
-    return "'"
-
-
-def _storpool_items(kind: str, table: ast.AST) -> list:
-    """(value node, class path) for every storpool entry in the table."""
-    items = []
-    if kind == 'dict':
-        for key, value in zip(table.keys, table.values):
-            if key is not None and _str_value(key) == DRIVER_TYPE:
-                items.append((value, _str_value(value)))
-    else:
-        prefix = DRIVER_TYPE + '='
-        for elt in table.elts:
-            text = _str_value(elt)
-            if text is not None and text.split('=', 1)[0] == DRIVER_TYPE:
-                items.append((elt, text[len(prefix):]))
-    return items
-
-
-def analyse(source: Source) -> Layout:
-    """Locate the driver table and its ``storpool`` entry.
-
-    Raises LayoutError naming what was looked for and what was found when
-    the file does not have exactly one table this tool understands.
-    """
-    tree = parse(source)
-    name, table, lineno = _the_table(source, tree)
-    kind = 'dict' if name == DICT_NAME else 'list'
-    pos = _Positions(source.text)
-    items = _storpool_items(kind, table)
-    if len(items) > 1:
-        raise LayoutError(
-            '%s: looked for one %r entry in %s, found %d; refusing to '
-            'guess' % (source.path, DRIVER_TYPE, name, len(items)))
-    value_start = value_end = current = None
-    value_quote = "'"
-    if items:
-        node, current = items[0]
-        if current is None:
-            raise LayoutError(
-                '%s: looked for a string %r entry in %s, found a %s at '
-                'line %d' % (source.path, DRIVER_TYPE, name,
-                             type(node).__name__, node.lineno))
-        value_start, value_end = pos.span(node)
-        value_quote = _quote(source.text[value_start:value_end])
-    last = _last_entry(kind, table, pos, source.text)
-    return Layout(kind=kind, name=name, lineno=lineno,
-                  close=pos.span(table)[1] - 1,
-                  value_start=value_start, value_end=value_end,
-                  value_quote=value_quote, current=current, **last)
-
-
-def _last_entry(kind: str, table: ast.AST, pos: _Positions,
-                text: str) -> dict:
-    """Where the last entry is and how it is written, to copy its style."""
-    if kind == 'dict':
-        if not table.values:
-            return dict(last_start=None, last_end=None, last_quote="'",
-                        separator=': ')
-        key, value = table.keys[-1], table.values[-1]
-        value_start, value_end = pos.span(value)
-        if key is None:
-            return dict(last_start=value_start, last_end=value_end,
-                        last_quote=_quote(text[value_start:value_end]),
-                        separator=': ')
-        start, key_end = pos.span(key)
-        sep = text[key_end:value_start]
-        if not re.fullmatch(r'[ \t]*:[ \t]*', sep):
-            sep = ': '
-        return dict(last_start=start, last_end=value_end,
-                    last_quote=_quote(text[start:key_end]), separator=sep)
-    if not table.elts:
-        return dict(last_start=None, last_end=None, last_quote="'",
-                    separator='=')
-    start, end = pos.span(table.elts[-1])
-    return dict(last_start=start, last_end=end,
-                last_quote=_quote(text[start:end]), separator='=')
-
-
-# Computing the new text
-
-def entry_text(layout: Layout, target: str, quote: str) -> str:
-    """The source of a new ``storpool`` entry in the table's format."""
-    if layout.kind == 'dict':
-        return '%s%s%s%s%s%s%s' % (quote, DRIVER_TYPE, quote,
-                                   layout.separator, quote, target, quote)
-    return '%s%s=%s%s' % (quote, DRIVER_TYPE, target, quote)
-
-
-def _value_text(layout: Layout, target: str) -> str:
-    quote = layout.value_quote
-    if layout.kind == 'dict':
-        return '%s%s%s' % (quote, target, quote)
-    return '%s%s=%s%s' % (quote, DRIVER_TYPE, target, quote)
-
-
-def _replace_value(text: str, layout: Layout, target: str) -> str:
-    return (text[:layout.value_start] + _value_text(layout, target) +
-            text[layout.value_end:])
-
-
-def _after_last(text: str, start: int, stop: int) -> tuple:
-    """Scan from the last entry's end to the closing bracket.
-
-    Returns (end of the entry including closing parens, offset just past
-    a trailing comma or None, True if a line break comes before stop).
-    Only parens, a comma, blanks, comments and line continuations can sit
-    there; anything else means we misread the layout.
-    """
-    entry_end, comma, newline = start, None, False
-    pos = start
-    while pos < stop:
-        char = text[pos]
-        if char == '#':
-            while pos < stop and text[pos] not in '\r\n':
-                pos += 1
-            continue
-        if char in '\r\n':
-            newline = True
-        elif char == ')' and comma is None:
-            entry_end = pos + 1
-        elif char == ',' and comma is None:
-            comma = pos + 1
-        elif char not in ' \t\f\\':
-            raise LayoutError('unexpected %r after the last entry' % char)
-        pos += 1
-    return entry_end, comma, newline
-
-
-def _line_end(text: str, pos: int) -> tuple:
-    """(offset past the line break at or after pos, the break itself)."""
-    match = re.compile(r'\r\n|\r|\n').search(text, pos)
-    if match is None:
-        return len(text), '\n'
-    return match.end(), match.group()
-
-
-def _indent_of(text: str, start: int) -> str:
-    """Indentation for a new line that lines up with the entry at start."""
-    line_start = max(text.rfind('\n', 0, start), text.rfind('\r', 0, start))
-    before = text[line_start + 1:start]
-    indent = before[:len(before) - len(before.lstrip(' \t'))]
-    if before[len(indent):].strip('('):
-        return ' ' * len(before)
-    return indent
-
-
-def _add_entry(text: str, layout: Layout, target: str) -> str:
-    """Add the entry as the table's last, in its neighbours' style.
-
-    One entry per line (Nova's style): a new line after the last entry,
-    with its indentation, and a trailing comma only if it had one.  A
-    table closed on its last entry's line gets the entry inline.
-    """
-    new = entry_text(layout, target, layout.last_quote)
-    if layout.last_start is None:
-        return text[:layout.close] + new + text[layout.close:]
-    entry_end, comma, newline = _after_last(text, layout.last_end,
-                                            layout.close)
-    insert_at, eol = _line_end(text, comma or entry_end)
-    if not newline or insert_at > layout.close:
-        if comma is not None:
-            return text[:comma] + ' ' + new + ',' + text[comma:]
-        return text[:entry_end] + ', ' + new + text[entry_end:]
-    indent = _indent_of(text, layout.last_start)
-    if comma is not None:
-        return text[:insert_at] + indent + new + ',' + eol + text[insert_at:]
-    return (text[:entry_end] + ',' + text[entry_end:insert_at] +
-            indent + new + eol + text[insert_at:])
-
-
-def patched_text(source: Source, target: str = OUR_CLASS,
-                 force: bool = False) -> tuple:
-    """Return (layout, new text) with the storpool entry set to target.
-
-    The text is returned unchanged when it already points at target.
-    A storpool entry pointing elsewhere than Nova's own class is refused
-    unless force is set, since someone else put it there.
-    """
-    layout = analyse(source)
-    state = layout.state(target)
-    if state == State.PATCHED:
-        return layout, source.text
-    if state == State.FOREIGN and not force:
-        raise LayoutError(
-            '%s: looked for %r pointing to %s or %s, found %s; refusing '
-            'to replace it without --force'
-            % (source.path, DRIVER_TYPE, INTREE_CLASS, target,
-               layout.current))
-    if state == State.ABSENT:
-        try:
-            return layout, _add_entry(source.text, layout, target)
-        except LayoutError as exc:
-            raise LayoutError('%s: %s in %s' % (source.path, exc,
-                                                layout.describe()))
-    return layout, _replace_value(source.text, layout, target)
-
-
-def unified_diff(path: PathLike, old: str, new: str,
-                 labels: tuple = ('original', 'patched')) -> str:
-    """A unified diff of two texts, line endings kept as they are."""
-    return ''.join(difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile='%s (%s)' % (path, labels[0]),
-        tofile='%s (%s)' % (path, labels[1])))
-
-
-# Verifying
-
-def check_compiles(text: str, path: PathLike) -> None:
-    """Raise VerifyError when the new text is not valid Python."""
-    try:
-        compile(text, str(path), 'exec', dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        raise VerifyError('%s: the patched text does not compile (%s); '
-                          'nothing was written' % (path, exc))
-
-
-_IMPORT_CHECK = '''
-import importlib, json, os, sys
-root, name, driver_type = sys.argv[1:4]
-sys.path.insert(0, root)
-from oslo_utils import importutils
-module = importlib.import_module('nova.virt.libvirt.driver')
-table = getattr(module, name)
-if isinstance(table, dict):
-    path = table[driver_type]
-else:
-    path = dict(item.split('=', 1) for item in table)[driver_type]
-cls = importutils.import_class(path)
-print(json.dumps({'file': os.path.realpath(module.__file__),
-                  'path': path,
-                  'class': '%s.%s' % (cls.__module__, cls.__qualname__)}))
-'''
-
-
-def check_import(path: PathLike, layout: Layout, target: str,
-                 python: str = sys.executable) -> dict:
-    """Import the patched module in a fresh interpreter and load our class.
-
-    A subprocess, because importing Nova here would register its options
-    and monkey-patch this process, and a broken file must not break us.
-    The file's package root goes first on sys.path, so the nova package
-    that holds this very file is the one imported; we then make sure it
-    was.  Returns the subprocess's report.
-    """
-    root = package_root(path)
-    if root is None:
-        raise VerifyError('%s: not inside a nova/virt/libvirt/ tree, so it '
-                          'cannot be imported as %s' % (path, DRIVER_MODULE))
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1')
-    try:
-        proc = subprocess.run(
-            [python, '-c', _IMPORT_CHECK, str(root), layout.name,
-             DRIVER_TYPE], capture_output=True, text=True, env=env,
-            timeout=IMPORT_CHECK_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise VerifyError('%s: import check with %s failed: %s'
-                          % (path, python, exc))
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or ['(no output)']
-        raise VerifyError('%s: import check failed: %s'
-                          % (path, lines[-1]), proc.stderr)
-    try:
-        report = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        report = None
-    if not isinstance(report, dict) or \
-            not {'file', 'path', 'class'} <= report.keys():
-        raise VerifyError('%s: import check with %s printed no report '
-                          '(is it a Python with Nova?)' % (path, python),
-                          proc.stdout + proc.stderr)
-    if report['file'] != os.path.realpath(path):
-        raise VerifyError('%s: import check loaded %s instead; another '
-                          'nova package shadows this one'
-                          % (path, report['file']))
-    if report['path'] != target:
-        raise VerifyError('%s: import check found %r -> %s, not %s'
-                          % (path, DRIVER_TYPE, report['path'], target))
-    return report
-
-
-# Writing
-
-def backup_path(path: PathLike) -> pathlib.Path:
-    path = pathlib.Path(path)
-    return path.with_name(path.name + BACKUP_SUFFIX)
-
-
-def check_writable(path: pathlib.Path) -> os.stat_result:
-    """Refuse early, in one line, when the file cannot be replaced.
-
-    A file without any write bit is refused even for root: someone made
-    it read-only on purpose (or it is on a read-only mount).
-    """
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise FileProblem('%s: %s' % (path, exc.strerror))
-    if not st.st_mode & 0o222:
-        raise FileProblem(
-            '%s: file is read-only (mode %04o); make it writable with '
-            '"chmod u+w %s" if you mean to patch it'
-            % (path, st.st_mode & 0o7777, path))
-    if not os.access(path, os.W_OK) or not os.access(path.parent,
-                                                     os.W_OK | os.X_OK):
-        raise FileProblem(
-            '%s: no permission to replace it (need write access to the '
-            'file and to %s); run as root' % (path, path.parent))
-    return st
-
-
-def write_atomic(path: pathlib.Path, data: bytes,
-                 like: Optional[os.stat_result] = None) -> None:
-    """Replace path with data: temp file in the same dir, fsync, rename.
-
-    Readers (a starting nova-compute) see the old or the new file, never
-    half of one.  The new file takes owner, group and mode from like.
-    """
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % path.name, suffix='.tmp',
-                               dir=str(path.parent))
-    try:
-        with os.fdopen(fd, 'wb') as stream:
-            stream.write(data)
-            stream.flush()
-            if like is not None:
-                os.fchmod(stream.fileno(), like.st_mode & 0o7777)
-                _fchown(stream.fileno(), like)
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fchown(fd: int, like: os.stat_result) -> None:
-    current = os.fstat(fd)
-    if (current.st_uid, current.st_gid) != (like.st_uid, like.st_gid):
-        os.fchown(fd, like.st_uid, like.st_gid)
-
-
-def _fsync_dir(directory: pathlib.Path) -> None:
-    fd = os.open(str(directory), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _io_error(path: PathLike, exc: OSError) -> FileProblem:
-    return FileProblem('%s: cannot write: %s; check permissions and free '
-                       'space in %s' % (path, exc.strerror or exc,
-                                        pathlib.Path(path).parent))
+    details: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 # Operations
 
 def _version_note(path: PathLike) -> str:
     version = nova_version(path)
-    return 'Nova %s' % version if version else 'Nova version unknown'
+    return f'Nova {version}' if version else 'Nova version unknown'
 
 
 def _ensure_backup(source: Source, st: os.stat_result,
@@ -713,9 +106,9 @@ def _ensure_backup(source: Source, st: os.stat_result,
             return False
         if not force:
             raise FileProblem(
-                '%s: backup %s exists but differs from this unpatched file '
-                '(left from an earlier Nova?); remove it or pass --force '
-                'to replace it' % (source.path, backup))
+                f'{source.path}: backup {backup} exists but differs from '
+                'this unpatched file (left from an earlier Nova?); remove it '
+                'or pass --force to replace it')
     write_atomic(backup, source.data, st)
     return True
 
@@ -734,51 +127,51 @@ def patch_file(path: PathLike, target: str = OUR_CLASS,
     version = _version_note(source.path)
     if new_text == source.text:
         return Result(source.path, False,
-                      '%s already maps %r to %s (%s); nothing changed'
-                      % (source.path, DRIVER_TYPE, target, version))
+                      f'{source.path} already maps {DRIVER_TYPE!r} to '
+                      f'{target} ({version}); nothing changed')
     check_compiles(new_text, source.path)
     diff = unified_diff(source.path, source.text, new_text)
     verb = ('replace', 'replaced') if layout.current else ('add', 'added')
-    what = '%r -> %s in %s (%s)' % (DRIVER_TYPE, target, layout.describe(),
-                                    version)
+    what = f'{DRIVER_TYPE!r} -> {target} in {layout.describe()} ({version})'
     if dry_run:
-        return Result(source.path, False, '%s: would %s %s; dry run, '
-                      'nothing written' % (source.path, verb[0], what), diff)
+        return Result(source.path, False, f'{source.path}: would '
+                      f'{verb[0]} {what}; dry run, nothing written', diff)
     details = _write_patch(source, source.encode(new_text), force)
-    result = Result(source.path, True, '%s: %s %s; original saved as %s'
-                    % (source.path, verb[1], what,
-                       backup_path(source.path).name), diff, details)
+    result = Result(source.path, True, f'{source.path}: {verb[1]} {what}; '
+                    f'original saved as {backup_path(source.path).name}',
+                    diff, details)
     if import_check:
         _import_or_restore(source, layout, target, python, result)
     return result
 
 
-def _write_patch(source: Source, data: bytes, force: bool) -> list:
+def _write_patch(source: Source, data: bytes,
+                 force: bool) -> list[str]:
     st = check_writable(source.path)
     try:
         created = _ensure_backup(source, st, force)
         write_atomic(source.path, data, st)
     except OSError as exc:
-        raise _io_error(source.path, exc)
-    return ['backup %s %s' % (backup_path(source.path),
-                              'created' if created else 'kept')]
+        raise io_error(source.path, exc)
+    return [f'backup {backup_path(source.path)} '
+            f'{"created" if created else "kept"}']
 
 
 def _import_or_restore(source: Source, layout: Layout, target: str,
                        python: str, result: Result) -> None:
     """Run the import check; on failure put the original bytes back."""
-    if package_root(source.path) is None:
-        result.notes.append('note: import check skipped: %s is not inside '
-                            'a nova/virt/libvirt/ tree' % source.path)
+    if nova_tree.package_root(source.path) is None:
+        result.notes.append(f'note: import check skipped: {source.path} '
+                            'is not inside a nova/virt/libvirt/ tree')
         return
     try:
         report = check_import(source.path, layout, target, python)
     except VerifyError as exc:
         _restore(source)
-        raise VerifyError('%s; the original file was restored' % exc,
+        raise VerifyError(f'{exc}; the original file was restored',
                           exc.detail)
-    result.details.append('import check: %s resolves %r to %s'
-                          % (DRIVER_MODULE, DRIVER_TYPE, report['class']))
+    result.details.append(f'import check: {DRIVER_MODULE} resolves '
+                          f'{DRIVER_TYPE!r} to {report["class"]}')
 
 
 def _restore(source: Source) -> None:
@@ -791,7 +184,7 @@ def _restore(source: Source) -> None:
 
 
 def check_file(path: PathLike, target: str = OUR_CLASS,
-               force: bool = False) -> tuple:
+               force: bool = False) -> tuple[int, str]:
     """Return (exit code, message): 0 patched, 1 not patched, 2 unknown.
 
     A foreign ``storpool`` entry counts as unknown (2), since patching
@@ -803,15 +196,15 @@ def check_file(path: PathLike, target: str = OUR_CLASS,
     except LayoutError as exc:
         return 2, str(exc)
     state = layout.state(target)
-    where = '%s (%s, %s)' % (source.path, layout.describe(),
-                             _version_note(source.path))
+    where = (f'{source.path} ({layout.describe()}, '
+             f'{_version_note(source.path)})')
     if state == State.PATCHED:
-        return 0, '%s: patched, %r -> %s' % (where, DRIVER_TYPE, target)
+        return 0, f'{where}: patched, {DRIVER_TYPE!r} -> {target}'
     if state == State.FOREIGN and not force:
-        return 2, '%s: %r -> %s is not ours nor Nova\'s' % (
-            where, DRIVER_TYPE, layout.current)
-    return 1, '%s: not patched, %r -> %s' % (
-        where, DRIVER_TYPE, layout.current or '(no entry)')
+        return 2, (f'{where}: {DRIVER_TYPE!r} -> {layout.current} is '
+                   'not ours nor Nova\'s')
+    return 1, (f'{where}: not patched, {DRIVER_TYPE!r} -> '
+               f'{layout.current or "(no entry)"}')
 
 
 def revert_file(path: PathLike, dry_run: bool = False,
@@ -832,29 +225,29 @@ def revert_file(path: PathLike, dry_run: bool = False,
     diff = unified_diff(source.path, source.text, original.text,
                         ('patched', 'restored'))
     if dry_run:
-        return Result(source.path, False, '%s: would restore it from %s; '
-                      'dry run, nothing written' % (source.path, backup.name),
+        return Result(source.path, False, f'{source.path}: would restore '
+                      f'it from {backup.name}; dry run, nothing written',
                       diff)
     st = check_writable(source.path)
     try:
         write_atomic(source.path, original.data, st)
         backup.unlink()
-        _fsync_dir(source.path.parent)
+        safe_write.fsync_dir(source.path.parent)
     except OSError as exc:
-        raise _io_error(source.path, exc)
-    return Result(source.path, True, '%s: restored from %s and removed the '
-                  'backup' % (source.path, backup.name), diff)
+        raise io_error(source.path, exc)
+    return Result(source.path, True, f'{source.path}: restored from '
+                  f'{backup.name} and removed the backup', diff)
 
 
 def _no_backup(source: Source, target: str) -> Result:
     layout = analyse(source)
     if layout.state(target) != State.PATCHED:
-        return Result(source.path, False, '%s: not patched and no backup '
-                      '%s; nothing to revert'
-                      % (source.path, backup_path(source.path).name))
-    raise FileProblem('%s: patched but the backup %s is missing; reinstall '
-                      'the Nova package to get the original back'
-                      % (source.path, backup_path(source.path).name))
+        return Result(source.path, False, f'{source.path}: not patched '
+                      f'and no backup {backup_path(source.path).name}; '
+                      'nothing to revert')
+    raise FileProblem(f'{source.path}: patched but the backup '
+                      f'{backup_path(source.path).name} is missing; '
+                      'reinstall the Nova package to get the original back')
 
 
 def _check_backup_matches(source: Source, original: Source,
@@ -867,9 +260,10 @@ def _check_backup_matches(source: Source, original: Source,
         expected = None
     if expected is None or original.encode(expected) != source.data:
         raise FileProblem(
-            '%s: the file is not our patch of %s (Nova upgraded or file '
-            'edited since?); not restoring; pass --force to restore the '
-            'backup anyway' % (source.path, backup_path(source.path).name))
+            f'{source.path}: the file is not our patch of '
+            f'{backup_path(source.path).name} (Nova upgraded or file edited '
+            'since?); not restoring; pass --force to restore the backup '
+            'anyway')
 
 
 def legacy_files(orig_dir: PathLike, out_dir: PathLike,
@@ -882,8 +276,8 @@ def legacy_files(orig_dir: PathLike, out_dir: PathLike,
     orig = pathlib.Path(orig_dir) / 'driver.py'
     out_dir = pathlib.Path(out_dir)
     if os.path.realpath(out_dir) == os.path.realpath(orig.parent):
-        raise FileProblem('%s: output directory is the original directory; '
-                          'pass a different OUT_DIR' % out_dir)
+        raise FileProblem(f'{out_dir}: output directory is the original '
+                          'directory; pass a different OUT_DIR')
     source = read_source(orig)
     layout, new_text = patched_text(source, target, force)
     check_compiles(new_text, orig)
@@ -893,9 +287,9 @@ def legacy_files(orig_dir: PathLike, out_dir: PathLike,
         write_atomic(out, source.encode(new_text))
         os.chmod(out, source.path.stat().st_mode & 0o7777)
     except OSError as exc:
-        raise _io_error(out, exc)
+        raise io_error(out, exc)
     state = ('unchanged copy, already patched' if new_text == source.text
              else 'patched copy')
-    return Result(out, True, '%s: wrote %s of %s (%s)' % (
-        out, state, orig, layout.describe()),
-        unified_diff(orig, source.text, new_text))
+    return Result(out, True, f'{out}: wrote {state} of {orig} '
+                  f'({layout.describe()})',
+                  unified_diff(orig, source.text, new_text))

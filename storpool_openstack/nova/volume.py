@@ -34,6 +34,7 @@ from oslo_log import log as logging
 
 from storpool_openstack.brick import connector as sp_connector
 from storpool_openstack.brick import options
+from storpool_openstack.brick import properties as sp_properties
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -60,10 +61,10 @@ def connection_properties(connection_info: dict, instance) -> dict:
     os-brick <= 6.8's record, which the user's disconnect also removes).
     """
     props = dict(connection_info.get('data') or {})
-    props.setdefault(sp_connector.PROP_TYPE, ATTACH_TYPE)
+    props.setdefault(sp_properties.PROP_TYPE, ATTACH_TYPE)
     # Attached before an upgrade from os-brick <= 6.8, the volume is
     # recorded under that os-brick's id; its disconnect removes that too.
-    props.setdefault(sp_connector.PROP_LEGACY, True)
+    props.setdefault(sp_properties.PROP_LEGACY, True)
     if connection_info.get('multiattach'):
         props.pop('instance', None)
         props.pop('attachment_id', None)

@@ -63,7 +63,7 @@ def _is_storpool_key(node: ast.AST) -> bool:
 def entries(source: patcher.Source) -> list[tuple[int, int, str]]:
     """(start, end, value) of the two literals, in file order."""
     tree = patcher.parse(source)
-    pos = patcher._Positions(source.text)
+    pos = patcher.Positions(source.text)
     found = []
     for stmt in tree.body:
         if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or \
@@ -114,7 +114,7 @@ def _write(source: patcher.Source, text: str) -> None:
     try:
         patcher.write_atomic(source.path, source.encode(text), st)
     except OSError as exc:
-        raise patcher._io_error(source.path, exc)
+        raise patcher.io_error(source.path, exc)
 
 
 def patch(path: os.PathLike | str | None = None, *,

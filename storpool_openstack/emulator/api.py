@@ -23,6 +23,7 @@ import typing
 
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator import model
+from storpool_openstack.emulator import validate
 
 Handler = typing.Callable[[model.Cluster, typing.List[str], typing.Any],
                           typing.Any]
@@ -46,7 +47,7 @@ def _post(nargs: int, body: bool, func: Handler) -> Call:
 
 def _client_wait(cl: model.Cluster, args: typing.List[str],
                  _body: typing.Any) -> typing.List[dict]:
-    cid = model.client_ids([args[0]], 'clientId')[0]
+    cid = validate.client_ids([args[0]], 'clientId')[0]
     return [c for c in cl.clients_config_dump() if c['id'] == cid]
 
 

@@ -33,8 +33,8 @@ import typing
 
 from storpool_openstack.emulator import devices
 from storpool_openstack.emulator import iscsi
-from storpool_openstack.emulator import model
 from storpool_openstack.emulator import service
+from storpool_openstack.emulator import validate
 
 TOKEN_ENV = 'STORPOOL_EMULATOR_TOKEN'
 
@@ -117,7 +117,7 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
                         help='loop block devices, links to files, or loop '
                              'where possible (default: %(default)s)')
     parser.add_argument('--templates', type=_templates,
-                        default=model.DEFAULT_TEMPLATES,
+                        default=validate.DEFAULT_TEMPLATES,
                         help='volume templates as name:replication[,...] '
                              '(default: %(default)s); with a saved '
                              '--state-dir, the saved templates win')
@@ -135,18 +135,18 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     parser.add_argument('--debug', action='store_true',
                         help='log every request to stderr')
     args = parser.parse_args(argv)
-    if not 1 <= args.client_id <= model.MAX_CLIENT_ID:
-        parser.error('--client-id must be 1-%d' % model.MAX_CLIENT_ID)
+    if not 1 <= args.client_id <= validate.MAX_CLIENT_ID:
+        parser.error('--client-id must be 1-%d' % validate.MAX_CLIENT_ID)
     args.extra_clients = {}
     for spec in args.extra_client:
         cid, sep, where = spec.partition(':')
         if not sep or not cid.isdigit() or not where or \
-                not 1 <= int(cid) <= model.MAX_CLIENT_ID or \
+                not 1 <= int(cid) <= validate.MAX_CLIENT_ID or \
                 int(cid) in args.extra_clients or \
                 int(cid) == args.client_id:
             parser.error('--extra-client %s: expected ID:DIR with a new '
                          'client id 1-%d and a directory'
-                         % (spec, model.MAX_CLIENT_ID))
+                         % (spec, validate.MAX_CLIENT_ID))
         args.extra_clients[int(cid)] = where
     if not args.allow_remote and not service.is_loopback(args.host):
         parser.error('--host %s is not a loopback address; pass '
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             state_dir, host=args.host, port=args.port,
             dev_dir=args.dev_dir, token=token, client_id=args.client_id,
             device_mode=args.device_mode,
-            templates=model.parse_templates(args.templates),
+            templates=validate.parse_templates(args.templates),
             volume_prefix=args.volume_prefix,
             allow_remote=args.allow_remote,
             iscsi_target=args.iscsi_target,

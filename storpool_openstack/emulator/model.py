@@ -23,7 +23,6 @@ One re-entrant lock makes every call atomic.
 
 import math
 import os
-import re
 import threading
 import time
 import typing
@@ -38,39 +37,14 @@ from storpool_openstack.emulator import errors
 from storpool_openstack.emulator.errors import EmulatorError  # noqa: F401
 from storpool_openstack.emulator import hosts
 from storpool_openstack.emulator import iscsi as sp_iscsi
+from storpool_openstack.emulator import validate
 
 LOG = logging.getLogger(__name__)
 
-NAME_MAX = 200
-VOLUME_RE = re.compile(r'^#?[A-Za-z0-9_\-.:]+$')
-SNAPSHOT_RE = re.compile(r'^\*?[A-Za-z0-9_\-.:@]+$')
-GLOBAL_ID_RE = re.compile(r'^[a-z0-9]+\.[a-z0-9]+\.[a-z0-9]+$')
-PG_RE = re.compile(r'^[A-Za-z0-9_\-]+$')
-TAG_NAME_RE = re.compile(r'^[A-Za-z0-9_\-.:]+$')
-TAG_VALUE_RE = re.compile(r'^[A-Za-z0-9_\-.:]*$')
-RESERVED = ('list', 'status')
-
-SECTOR = 512
 OBJECT_SIZE = 32 * units.Mi
 AG_SIZE = 512 * units.Mi
-MAX_SIZE = 16 * units.Ti - 4 * units.Mi
-MAX_CLIENT_ID = 4095
 MAX_POS = 1023
-DEFAULT_TEMPLATES = 'hybrid:3,ssd:2'
 MAX_WAIT = 60.0
-
-_POLICY_KEYS = ('placeAll', 'placeTail', 'placeHead', 'replication', 'bw',
-                'iops', 'reuseServer', 'tags', 'limitType')
-VOLUME_CREATE_KEYS = _POLICY_KEYS + ('name', 'size', 'parent', 'baseOn',
-                                     'template')
-VOLUME_UPDATE_KEYS = _POLICY_KEYS + ('rename', 'size', 'sizeAdd', 'template',
-                                     'shrinkOk')
-SNAPSHOT_CREATE_KEYS = ('name', 'bind', 'targetDeleteDate', 'deleteAfter',
-                        'tags')
-SNAPSHOT_UPDATE_KEYS = _POLICY_KEYS + ('rename', 'template', 'bind',
-                                       'targetDeleteDate', 'deleteAfter')
-REASSIGN_KEYS = ('volume', 'snapshot', 'detach', 'ro', 'rw', 'force',
-                 'allowRemoteExported', 'onRemoteAttached', 'mcMode')
 
 
 def _b36(num: int) -> str:
@@ -81,101 +55,6 @@ def _b36(num: int) -> str:
         out = digits[rem] + out
         if not num:
             return out
-
-
-def _is_int(value: typing.Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_keys(desc: typing.Any, allowed: typing.Iterable[str],
-                what: str) -> dict:
-    if desc is None:
-        return {}
-    if not isinstance(desc, dict):
-        raise errors.invalid('%s: expected a JSON object' % what)
-    unknown = set(desc) - set(allowed)
-    if unknown:
-        raise errors.invalid('%s: unknown field(s) %s' % (
-            what, ', '.join(sorted(unknown))))
-    return desc
-
-
-def check_name(name: typing.Any, kind: str) -> str:
-    """Validate a volume/snapshot name as StorPool does (§5)."""
-    regex = VOLUME_RE if kind == 'volume' else SNAPSHOT_RE
-    if (not isinstance(name, str) or not regex.match(name) or
-            len(name) >= NAME_MAX or name in RESERVED):
-        raise errors.invalid('Invalid %s name %r' % (kind, name))
-    return name
-
-
-def check_size(size: typing.Any, what: str = 'size') -> int:
-    if not _is_int(size) or size <= 0 or size % SECTOR:
-        raise errors.invalid('%s must be a positive multiple of %d, '
-                             'not %r' % (what, SECTOR, size))
-    if size > MAX_SIZE:
-        raise errors.invalid('%s %d is too big' % (what, size))
-    return size
-
-
-def check_limit(value: typing.Any, what: str) -> typing.Union[int, str]:
-    if value == '-' or (_is_int(value) and value >= 0):
-        return value
-    raise errors.invalid('%s must be a non-negative integer or "-", '
-                         'not %r' % (what, value))
-
-
-def check_replication(value: typing.Any) -> int:
-    if not _is_int(value) or not 1 <= value <= 3:
-        raise errors.invalid('replication must be 1-3, not %r' % (value,))
-    return value
-
-
-def check_tags(tags: typing.Any) -> typing.Dict[str, str]:
-    if not isinstance(tags, dict):
-        raise errors.invalid('tags must be an object')
-    for key, value in tags.items():
-        if (not TAG_NAME_RE.match(key) or len(key) >= NAME_MAX or
-                not isinstance(value, str) or not TAG_VALUE_RE.match(value)
-                or len(value) >= NAME_MAX):
-            raise errors.invalid('Invalid tag %r=%r' % (key, value))
-    return tags
-
-
-def client_ids(value: typing.Any, what: str) -> typing.List[int]:
-    """Client IDs as ints; the new clients send numeric strings."""
-    if not isinstance(value, list):
-        raise errors.invalid('%s must be a list of client IDs' % what)
-    res = []
-    for item in value:
-        if isinstance(item, str) and item.isdigit():
-            item = int(item)
-        if not _is_int(item) or not 1 <= item <= MAX_CLIENT_ID:
-            raise errors.invalid('Invalid client ID %r in %s' % (item, what))
-        res.append(item)
-    return res
-
-
-def parse_templates(spec: typing.Any) -> typing.List[dict]:
-    """``"hybrid:3,ssd:2"`` (or a list of such or of dicts) to dicts."""
-    if spec is None:
-        spec = DEFAULT_TEMPLATES
-    if isinstance(spec, str):
-        spec = [part for part in spec.split(',') if part.strip()]
-    res = []
-    for item in spec:
-        if isinstance(item, dict):
-            res.append(dict(item))
-            continue
-        parts = item.strip().split(':')
-        tmpl = {'name': parts[0]}
-        if len(parts) > 1 and parts[1]:
-            tmpl['replication'] = int(parts[1])
-        for key, val in zip(('placeAll', 'placeTail', 'placeHead'),
-                            parts[2:]):
-            tmpl[key] = val
-        res.append(tmpl)
-    return res
 
 
 class _Record(accounting.Counted):
@@ -243,7 +122,7 @@ class Cluster(object):
             dev_dir, device_mode, self.client_id))
         self.generation = 1
         self._next_vid = 1
-        self._initial_templates = parse_templates(templates)
+        self._initial_templates = validate.parse_templates(templates)
         self.started = int(time.time())
         self._init_state()
         # iSCSIConfig and the tgtd behind it (emulator/iscsi.py).
@@ -303,13 +182,13 @@ class Cluster(object):
 
     def get_volume(self, ref: typing.Any) -> _Record:
         if isinstance(ref, str) and ref.startswith('~'):
-            if not GLOBAL_ID_RE.match(ref[1:]):
+            if not validate.GLOBAL_ID_RE.match(ref[1:]):
                 raise errors.invalid('Invalid global ID %r' % ref)
             rec = self._find_gid(ref[1:])
             if rec is None or rec.is_snapshot:
                 raise errors.does_not_exist('Volume', ref)
             return rec
-        check_name(ref, 'volume')
+        validate.check_name(ref, 'volume')
         rec = self.volumes.get(ref)
         if rec is None:
             raise errors.does_not_exist('Volume', ref)
@@ -317,20 +196,20 @@ class Cluster(object):
 
     def get_snapshot(self, ref: typing.Any) -> _Record:
         if isinstance(ref, str) and ref.startswith('~'):
-            if not GLOBAL_ID_RE.match(ref[1:]):
+            if not validate.GLOBAL_ID_RE.match(ref[1:]):
                 raise errors.invalid('Invalid global ID %r' % ref)
             rec = self._find_gid(ref[1:])
             if rec is None or not rec.is_snapshot or rec.deleted:
                 raise errors.does_not_exist('Snapshot', ref)
             return rec
-        check_name(ref, 'snapshot')
+        validate.check_name(ref, 'snapshot')
         rec = self.snapshots.get(ref)
         if rec is None or rec.deleted:
             raise errors.does_not_exist('Snapshot', ref)
         return rec
 
     def get_template(self, name: typing.Any) -> dict:
-        if not isinstance(name, str) or not PG_RE.match(name):
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
             raise errors.invalid('Invalid template name %r' % (name,))
         tmpl = self.templates.get(name)
         if tmpl is None:
@@ -338,7 +217,7 @@ class Cluster(object):
         return tmpl
 
     def _check_pg(self, name: typing.Any) -> str:
-        if not isinstance(name, str) or not PG_RE.match(name):
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
             raise errors.invalid('Invalid placement group %r' % (name,))
         if name not in self.placement_groups:
             raise errors.does_not_exist('PlacementGroup', name)
@@ -350,7 +229,8 @@ class Cluster(object):
         if name in self.snapshots:
             raise errors.exists('Snapshot', name)
 
-    def _visible_parent(self, rec: _Record) -> typing.Optional[_Record]:
+    def _visible_parent(self, rec: _Record
+                        ) -> typing.Optional[_Record]:
         vid = rec.parent
         while vid is not None:
             parent = self.by_vid.get(vid)
@@ -361,7 +241,8 @@ class Cluster(object):
             vid = parent.parent
         return None
 
-    def _attached(self, rec: _Record) -> typing.List[typing.Tuple[int, str]]:
+    def _attached(self, rec: _Record
+                  ) -> typing.List[typing.Tuple[int, str]]:
         return sorted((client, att['rights'])
                       for (vid, client), att in self.attachments.items()
                       if vid == rec.vid)
@@ -369,7 +250,7 @@ class Cluster(object):
     # -- templates ---------------------------------------------------------
     def _add_template(self, desc: dict) -> dict:
         name = desc.get('name')
-        if not isinstance(name, str) or not PG_RE.match(name):
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
             raise errors.invalid('Invalid template name %r' % (name,))
         default_pg = name if name in self.placement_groups else 'default'
         if name == 'hybrid':
@@ -383,12 +264,13 @@ class Cluster(object):
                              defaults):
             tmpl[key] = self._check_pg(desc.get(key, dflt))
         if desc.get('replication', '-') != '-':
-            tmpl['replication'] = check_replication(desc['replication'])
+            tmpl['replication'] = validate.check_replication(
+                desc['replication'])
         if desc.get('size', '-') != '-':
-            tmpl['size'] = check_size(desc['size'])
+            tmpl['size'] = validate.check_size(desc['size'])
         for key in ('iops', 'bw'):
             if key in desc:
-                tmpl[key] = check_limit(desc[key], key)
+                tmpl[key] = validate.check_limit(desc[key], key)
         unknown = set(desc) - set(tmpl)
         if unknown:
             raise errors.invalid('unknown template field(s) %s' %
@@ -418,7 +300,7 @@ class Cluster(object):
     def _apply_policy(self, rec: _Record, desc: dict) -> None:
         """The explicit policy fields of a create/update request."""
         if 'replication' in desc:
-            rec.replication = check_replication(desc['replication'])
+            rec.replication = validate.check_replication(desc['replication'])
         for key, attr in (('placeAll', 'place_all'),
                           ('placeTail', 'place_tail'),
                           ('placeHead', 'place_head')):
@@ -426,7 +308,7 @@ class Cluster(object):
                 setattr(rec, attr, self._check_pg(desc[key]))
         for key in ('iops', 'bw'):
             if key in desc:
-                setattr(rec, key, check_limit(desc[key], key))
+                setattr(rec, key, validate.check_limit(desc[key], key))
         if 'limitType' in desc:
             if desc['limitType'] not in ('total', 'perGiB'):
                 raise errors.invalid('Invalid limitType %r' %
@@ -435,7 +317,7 @@ class Cluster(object):
         if 'reuseServer' in desc:
             rec.reuse_server = bool(desc['reuseServer'])
         if 'tags' in desc:
-            for key, value in check_tags(desc['tags']).items():
+            for key, value in validate.check_tags(desc['tags']).items():
                 if value == '':
                     rec.tags.pop(key, None)
                 else:
@@ -443,7 +325,7 @@ class Cluster(object):
 
     def _validate_policy(self, desc: dict) -> None:
         """Check policy fields before anything is changed."""
-        scratch = _Record('volume', 'x', 0, 'x.x.x', SECTOR, '')
+        scratch = _Record('volume', 'x', 0, 'x.x.x', validate.SECTOR, '')
         self._apply_policy(scratch, desc)
 
     # -- responses ---------------------------------------------------------
@@ -519,7 +401,8 @@ class Cluster(object):
             return [self.summary(v) for v in self._sorted(self.volumes)]
 
     @staticmethod
-    def _sorted(recs: typing.Dict[str, _Record]) -> typing.List[_Record]:
+    def _sorted(recs: typing.Dict[str, _Record]
+                ) -> typing.List[_Record]:
         return sorted(recs.values(), key=lambda r: r.vid)
 
     def volume(self, ref: str) -> typing.List[dict]:
@@ -715,7 +598,7 @@ class Cluster(object):
                     'model': 'EMU-SSD' if disk['ssd'] else 'EMU-HDD',
                     'serial': 'EMU-%d' % did, 'description': '',
                     'softEject': 'off',
-                    'sectorsCount': ag_count * AG_SIZE // SECTOR,
+                    'sectorsCount': ag_count * AG_SIZE // validate.SECTOR,
                     'empty': raw == 0, 'noFua': False, 'noFlush': False,
                     'noTrim': False, 'isWbc': False, 'journaled': False,
                     'device': '/dev/emu%d' % did,
@@ -775,9 +658,11 @@ class Cluster(object):
     # -- volumes -----------------------------------------------------------
     def volume_create(self, desc: dict) -> dict:
         with self.lock:
-            desc = _check_keys(desc, VOLUME_CREATE_KEYS, 'VolumeCreate')
+            desc = validate.check_keys(desc, validate.VOLUME_CREATE_KEYS,
+                                       'VolumeCreate')
             auto = 'name' not in desc
-            name = None if auto else check_name(desc['name'], 'volume')
+            name = (None if auto
+                    else validate.check_name(desc['name'], 'volume'))
             if 'parent' in desc and 'baseOn' in desc:
                 raise errors.invalid('parent and baseOn are exclusive')
             parent = source = tmpl = None
@@ -796,7 +681,7 @@ class Cluster(object):
                     size = tmpl['size']
                 else:
                     raise errors.invalid('No size given for the volume')
-            check_size(size)
+            validate.check_size(size)
             if origin is not None and size < origin.size:
                 raise errors.invalid(
                     'Size %d is smaller than the size %d of %s' % (
@@ -847,21 +732,22 @@ class Cluster(object):
     def volume_update(self, ref: str, desc: dict) -> dict:
         with self.lock:
             rec = self.get_volume(ref)
-            desc = _check_keys(desc, VOLUME_UPDATE_KEYS, 'VolumeUpdate')
+            desc = validate.check_keys(desc, validate.VOLUME_UPDATE_KEYS,
+                                       'VolumeUpdate')
             tmpl = None
             if 'template' in desc:
                 tmpl = self.get_template(desc['template'])
             new_name = None
             if 'rename' in desc:
-                new_name = check_name(desc['rename'], 'volume')
+                new_name = validate.check_name(desc['rename'], 'volume')
                 if new_name != rec.name:
                     self._check_free_name(new_name)
             size = rec.size
             if 'size' in desc:
-                size = check_size(desc['size'])
+                size = validate.check_size(desc['size'])
             if 'sizeAdd' in desc:
-                size += check_size(desc['sizeAdd'], 'sizeAdd')
-            check_size(size)
+                size += validate.check_size(desc['sizeAdd'], 'sizeAdd')
+            validate.check_size(size)
             if size < rec.size and not desc.get('shrinkOk'):
                 raise errors.invalid(
                     'Volume %s: cannot shrink from %d to %d without '
@@ -903,7 +789,7 @@ class Cluster(object):
     def volume_revert(self, ref: str, desc: dict) -> dict:
         with self.lock:
             rec = self.get_volume(ref)
-            desc = _check_keys(desc, ('toSnapshot',), 'VolumeRevert')
+            desc = validate.check_keys(desc, ('toSnapshot',), 'VolumeRevert')
             if 'toSnapshot' not in desc:
                 raise errors.invalid('VolumeRevert: toSnapshot is required')
             snap = self.get_snapshot(desc['toSnapshot'])
@@ -952,11 +838,11 @@ class Cluster(object):
         if 'bind' in desc:
             snap.bound = bool(desc['bind'])
         if 'targetDeleteDate' in desc:
-            if not _is_int(desc['targetDeleteDate']):
+            if not validate.is_int(desc['targetDeleteDate']):
                 raise errors.invalid('targetDeleteDate must be an integer')
             snap.target_delete_date = desc['targetDeleteDate'] or None
         if 'deleteAfter' in desc:
-            if not _is_int(desc['deleteAfter']):
+            if not validate.is_int(desc['deleteAfter']):
                 raise errors.invalid('deleteAfter must be an integer')
             snap.target_delete_date = (int(time.time()) +
                                        desc['deleteAfter'])
@@ -964,13 +850,15 @@ class Cluster(object):
     def volume_snapshot(self, ref: str, desc: dict) -> dict:
         with self.lock:
             vol = self.get_volume(ref)
-            desc = _check_keys(desc, SNAPSHOT_CREATE_KEYS, 'VolumeSnapshot')
+            desc = validate.check_keys(desc, validate.SNAPSHOT_CREATE_KEYS,
+                                       'VolumeSnapshot')
             name = desc.get('name')
             if name is not None:
-                check_name(name, 'snapshot')
+                validate.check_name(name, 'snapshot')
                 self._check_free_name(name)
-            tags = check_tags(desc.get('tags', {}))
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x', SECTOR, '')
+            tags = validate.check_tags(desc.get('tags', {}))
+            scratch = _Record('snapshot', 'x', 0, 'x.x.x',
+                              validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             snap = self._make_snapshot(vol, name, tags)
             self._snapshot_opts(snap, desc)
@@ -982,29 +870,29 @@ class Cluster(object):
 
     def volumes_group_snapshot(self, desc: dict) -> dict:
         with self.lock:
-            desc = _check_keys(desc, ('volumes', 'tags'),
-                               'VolumesGroupSnapshot')
+            desc = validate.check_keys(desc, ('volumes', 'tags'),
+                                       'VolumesGroupSnapshot')
             specs = desc.get('volumes', [])
-            common = check_tags(desc.get('tags', {}))
+            common = validate.check_tags(desc.get('tags', {}))
             if not isinstance(specs, list) or not specs:
                 raise errors.invalid('volumes must be a non-empty list')
             plan = []
             names = set()
             for spec in specs:
-                spec = _check_keys(spec, ('volume', 'name', 'tags'),
-                                   'GroupSnapshotSpec')
+                spec = validate.check_keys(spec, ('volume', 'name', 'tags'),
+                                           'GroupSnapshotSpec')
                 if 'volume' not in spec:
                     raise errors.invalid('GroupSnapshotSpec: no volume')
                 vol = self.get_volume(spec['volume'])
                 name = spec.get('name')
                 if name is not None:
-                    check_name(name, 'snapshot')
+                    validate.check_name(name, 'snapshot')
                     self._check_free_name(name)
                     if name in names:
                         raise errors.exists('Snapshot', name)
                     names.add(name)
                 tags = dict(common)
-                tags.update(check_tags(spec.get('tags', {})))
+                tags.update(validate.check_tags(spec.get('tags', {})))
                 plan.append((vol, name, tags))
             res = []
             for vol, name, tags in plan:
@@ -1019,17 +907,19 @@ class Cluster(object):
     def snapshot_update(self, ref: str, desc: dict) -> dict:
         with self.lock:
             snap = self.get_snapshot(ref)
-            desc = _check_keys(desc, SNAPSHOT_UPDATE_KEYS, 'SnapshotUpdate')
+            desc = validate.check_keys(desc, validate.SNAPSHOT_UPDATE_KEYS,
+                                       'SnapshotUpdate')
             tmpl = None
             if 'template' in desc:
                 tmpl = self.get_template(desc['template'])
             new_name = None
             if 'rename' in desc:
-                new_name = check_name(desc['rename'], 'snapshot')
+                new_name = validate.check_name(desc['rename'], 'snapshot')
                 if new_name != snap.name:
                     self._check_free_name(new_name)
             self._validate_policy(desc)
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x', SECTOR, '')
+            scratch = _Record('snapshot', 'x', 0, 'x.x.x',
+                              validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             if tmpl is not None:
                 self._apply_template(snap, tmpl)
@@ -1099,13 +989,14 @@ class Cluster(object):
             'invalidParam', 'too many attachments on client %d' % client)
 
     def _parse_reassign(self, item: typing.Any) -> dict:
-        item = _check_keys(item, REASSIGN_KEYS, 'VolumeReassignDesc')
+        item = validate.check_keys(item, validate.REASSIGN_KEYS,
+                                   'VolumeReassignDesc')
         if ('volume' in item) == ('snapshot' in item):
             raise errors.invalid('exactly one of volume or snapshot needed')
-        ro = client_ids(item.get('ro', []), 'ro')
-        rw = client_ids(item.get('rw', []), 'rw')
+        ro = validate.client_ids(item.get('ro', []), 'ro')
+        rw = validate.client_ids(item.get('rw', []), 'rw')
         if item.get('detach', []) != 'all':
-            client_ids(item.get('detach', []), 'detach')
+            validate.client_ids(item.get('detach', []), 'detach')
         if 'volume' in item:
             rec = self.get_volume(item['volume'])
         else:
@@ -1118,7 +1009,7 @@ class Cluster(object):
         if detach == 'all':
             detach = [c for (vid, c) in self.attachments if vid == rec.vid]
         else:
-            detach = client_ids(detach, 'detach')
+            detach = validate.client_ids(detach, 'detach')
         if set(ro) & set(rw):
             raise errors.invalid('a client cannot be both ro and rw')
         force = item.get('force', False)
@@ -1184,10 +1075,11 @@ class Cluster(object):
     def volumes_reassign_wait(self, desc: dict,
                               max_wait: float = MAX_WAIT) -> dict:
         """Reassign, then wait for the clients (``attachTimeout``)."""
-        desc = _check_keys(desc, ('reassign', 'attachTimeout'),
-                           'VolumesReassignWait')
+        desc = validate.check_keys(desc, ('reassign', 'attachTimeout'),
+                                   'VolumesReassignWait')
         timeout = desc.get('attachTimeout')
-        if timeout is not None and (not _is_int(timeout) or timeout < 0):
+        if timeout is not None and (not validate.is_int(timeout)
+                                    or timeout < 0):
             raise errors.invalid('attachTimeout must be a non-negative int')
         targets = self.volumes_reassign(desc.get('reassign', []))
         deadline = time.monotonic() + min(
@@ -1207,7 +1099,7 @@ class Cluster(object):
 
     def add_local_client(self, client: int, dev_dir: str) -> None:
         """Another client on this machine, its devices under dev_dir."""
-        client = client_ids([client], 'client')[0]
+        client = validate.client_ids([client], 'client')[0]
         with self.lock:
             self.devices.add_client(client, dev_dir)
             self.clients[client] = 'running'
@@ -1217,7 +1109,7 @@ class Cluster(object):
         """Mark a (remote) client running or down (control API)."""
         if status not in ('running', 'down'):
             raise errors.invalid('client status must be running or down')
-        client = client_ids([client], 'client')[0]
+        client = validate.client_ids([client], 'client')[0]
         with self.lock:
             if client == self.client_id and status != 'running':
                 raise errors.invalid('the emulator\'s own client is always '

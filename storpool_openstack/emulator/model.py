@@ -37,6 +37,7 @@ from storpool_openstack.emulator import errors
 from storpool_openstack.emulator.errors import EmulatorError  # noqa: F401
 from storpool_openstack.emulator import hosts
 from storpool_openstack.emulator import iscsi as sp_iscsi
+from storpool_openstack.emulator import records
 from storpool_openstack.emulator import validate
 
 LOG = logging.getLogger(__name__)
@@ -55,51 +56,6 @@ def _b36(num: int) -> str:
         out = digits[rem] + out
         if not num:
             return out
-
-
-class _Record(accounting.Counted):
-    """A volume or a snapshot."""
-
-    def __init__(self, kind: str, name: str, vid: int, gid: str,
-                 size: int, data: str) -> None:
-        self.kind = kind
-        self.name = name
-        self.vid = vid
-        self.gid = gid
-        self.size = size
-        self.data = data
-        self.created = int(time.time())
-        self.parent: typing.Optional[int] = None
-        self.template = ''
-        self.replication = 3
-        self.place_all = self.place_tail = self.place_head = 'default'
-        self.iops: typing.Union[int, str] = '-'
-        self.bw: typing.Union[int, str] = '-'
-        self.limit_type: typing.Optional[str] = None
-        self.reuse_server = False
-        self.tags: typing.Dict[str, str] = {}
-        # snapshots only
-        self.on_volume = ''
-        self.auto_name = False
-        self.bound = False
-        self.deleted = False
-        self.transient = False
-        self.target_delete_date: typing.Optional[int] = None
-
-    @property
-    def is_snapshot(self) -> bool:
-        return self.kind == 'snapshot'
-
-    def copy_policy(self, other: '_Record') -> None:
-        self.template = other.template
-        self.replication = other.replication
-        self.place_all = other.place_all
-        self.place_tail = other.place_tail
-        self.place_head = other.place_head
-        self.iops = other.iops
-        self.bw = other.bw
-        self.limit_type = other.limit_type
-        self.reuse_server = other.reuse_server
 
 
 class Cluster(object):
@@ -131,8 +87,8 @@ class Cluster(object):
 
     # -- set-up ------------------------------------------------------------
     def _init_state(self) -> None:
-        self.volumes: typing.Dict[str, _Record] = {}
-        self.snapshots: typing.Dict[str, _Record] = {}
+        self.volumes: typing.Dict[str, records.Record] = {}
+        self.snapshots: typing.Dict[str, records.Record] = {}
         # Keeps the status counters (accounting.py) as records come and go.
         self.by_vid = accounting.Index(self.data.allocated, self.data.ids())
         self.data.on_alloc = self.by_vid.alloc_changed
@@ -174,13 +130,13 @@ class Cluster(object):
         return vid, '%s.%s' % (self.cluster_id, _b36(vid + 1000))
 
     # -- lookups -----------------------------------------------------------
-    def _find_gid(self, gid: str) -> typing.Optional[_Record]:
+    def _find_gid(self, gid: str) -> typing.Optional[records.Record]:
         for rec in self.by_vid.values():
             if rec.gid == gid:
                 return rec
         return None
 
-    def get_volume(self, ref: typing.Any) -> _Record:
+    def get_volume(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
             if not validate.GLOBAL_ID_RE.match(ref[1:]):
                 raise errors.invalid('Invalid global ID %r' % ref)
@@ -194,7 +150,7 @@ class Cluster(object):
             raise errors.does_not_exist('Volume', ref)
         return rec
 
-    def get_snapshot(self, ref: typing.Any) -> _Record:
+    def get_snapshot(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
             if not validate.GLOBAL_ID_RE.match(ref[1:]):
                 raise errors.invalid('Invalid global ID %r' % ref)
@@ -229,8 +185,8 @@ class Cluster(object):
         if name in self.snapshots:
             raise errors.exists('Snapshot', name)
 
-    def _visible_parent(self, rec: _Record
-                        ) -> typing.Optional[_Record]:
+    def _visible_parent(self, rec: records.Record
+                        ) -> typing.Optional[records.Record]:
         vid = rec.parent
         while vid is not None:
             parent = self.by_vid.get(vid)
@@ -241,7 +197,7 @@ class Cluster(object):
             vid = parent.parent
         return None
 
-    def _attached(self, rec: _Record
+    def _attached(self, rec: records.Record
                   ) -> typing.List[typing.Tuple[int, str]]:
         return sorted((client, att['rights'])
                       for (vid, client), att in self.attachments.items()
@@ -287,7 +243,7 @@ class Cluster(object):
             self._bump()
             return dict(tmpl)
 
-    def _apply_template(self, rec: _Record, tmpl: dict) -> None:
+    def _apply_template(self, rec: records.Record, tmpl: dict) -> None:
         rec.template = tmpl['name']
         if tmpl['replication'] != '-':
             rec.replication = tmpl['replication']
@@ -297,7 +253,7 @@ class Cluster(object):
         rec.iops = tmpl['iops']
         rec.bw = tmpl['bw']
 
-    def _apply_policy(self, rec: _Record, desc: dict) -> None:
+    def _apply_policy(self, rec: records.Record, desc: dict) -> None:
         """The explicit policy fields of a create/update request."""
         if 'replication' in desc:
             rec.replication = validate.check_replication(desc['replication'])
@@ -325,11 +281,12 @@ class Cluster(object):
 
     def _validate_policy(self, desc: dict) -> None:
         """Check policy fields before anything is changed."""
-        scratch = _Record('volume', 'x', 0, 'x.x.x', validate.SECTOR, '')
+        scratch = records.Record('volume', 'x', 0, 'x.x.x', validate.SECTOR,
+                                 '')
         self._apply_policy(scratch, desc)
 
     # -- responses ---------------------------------------------------------
-    def summary(self, rec: _Record) -> dict:
+    def summary(self, rec: records.Record) -> dict:
         parent = self._visible_parent(rec)
         res = {
             'name': rec.name, 'size': rec.size, 'globalId': rec.gid,
@@ -354,7 +311,7 @@ class Cluster(object):
                 res['targetDeleteDate'] = rec.target_delete_date
         return res
 
-    def _disk_sets(self, rec: _Record) -> typing.List[typing.List[int]]:
+    def _disk_sets(self, rec: records.Record) -> typing.List[typing.List[int]]:
         head = self.placement_groups[rec.place_head]['disks']
         all_ = self.placement_groups[rec.place_all]['disks']
         tail = self.placement_groups[rec.place_tail]['disks']
@@ -369,7 +326,7 @@ class Cluster(object):
             sets.append(chosen[:rec.replication])
         return sets
 
-    def _info(self, rec: _Record) -> dict:
+    def _info(self, rec: records.Record) -> dict:
         res = self.summary(rec)
         sets = self._disk_sets(rec)
         per_disk: typing.Dict[str, int] = {}
@@ -384,7 +341,7 @@ class Cluster(object):
                          // len(sets)} for i, s in enumerate(sets)]})
         return res
 
-    def _describe(self, rec: _Record) -> dict:
+    def _describe(self, rec: records.Record) -> dict:
         res = self.summary(rec)
         sets = self._disk_sets(rec)
         res['targetDiskSets'] = sets
@@ -392,7 +349,7 @@ class Cluster(object):
                           for i in range(res['objectsCount'])]
         return res
 
-    def _stored(self, rec: _Record) -> int:
+    def _stored(self, rec: records.Record) -> int:
         return self.data.allocated(rec.data)
 
     # -- read-only calls ---------------------------------------------------
@@ -401,8 +358,8 @@ class Cluster(object):
             return [self.summary(v) for v in self._sorted(self.volumes)]
 
     @staticmethod
-    def _sorted(recs: typing.Dict[str, _Record]
-                ) -> typing.List[_Record]:
+    def _sorted(recs: typing.Dict[str, records.Record]
+                ) -> typing.List[records.Record]:
         return sorted(recs.values(), key=lambda r: r.vid)
 
     def volume(self, ref: str) -> typing.List[dict]:
@@ -457,7 +414,7 @@ class Cluster(object):
                 res.append(item)
             return res
 
-    def _chain_stored(self, rec: _Record) -> int:
+    def _chain_stored(self, rec: records.Record) -> int:
         total = self._stored(rec)
         parent = self.by_vid.get(rec.parent) if rec.parent else None
         while parent is not None:
@@ -704,7 +661,7 @@ class Cluster(object):
                     oid = self.data.create(size)
                 except OSError as exc:
                     raise errors.invalid('Cannot create volume: %s' % exc)
-            rec = _Record('volume', name, vid, gid, size, oid)
+            rec = records.Record('volume', name, vid, gid, size, oid)
             if origin is not None:
                 rec.copy_policy(origin)
             if parent is not None:
@@ -721,7 +678,7 @@ class Cluster(object):
                 extra['name'] = name
             return self.ok(**extra)
 
-    def _in_use(self, rec: _Record) -> bool:
+    def _in_use(self, rec: records.Record) -> bool:
         """Does a device use this record's data file (flushed if so)?"""
         if self.devices.get(rec.name) is None:
             # An iSCSI target (tgtd) writes into the file too.
@@ -815,14 +772,14 @@ class Cluster(object):
             return self.ok()
 
     # -- snapshots ---------------------------------------------------------
-    def _make_snapshot(self, vol: _Record, name: typing.Optional[str],
-                       tags: typing.Optional[dict]) -> _Record:
+    def _make_snapshot(self, vol: records.Record, name: typing.Optional[str],
+                       tags: typing.Optional[dict]) -> records.Record:
         vid, gid = self._new_ids()
         auto = name is None
         if auto:
             name = '*' + gid
         frozen = self.data.freeze(vol.data, self._in_use(vol))
-        snap = _Record('snapshot', name, vid, gid, vol.size, frozen)
+        snap = records.Record('snapshot', name, vid, gid, vol.size, frozen)
         snap.copy_policy(vol)
         snap.parent = vol.parent
         snap.on_volume = vol.name
@@ -834,7 +791,7 @@ class Cluster(object):
         vol.parent = vid
         return snap
 
-    def _snapshot_opts(self, snap: _Record, desc: dict) -> None:
+    def _snapshot_opts(self, snap: records.Record, desc: dict) -> None:
         if 'bind' in desc:
             snap.bound = bool(desc['bind'])
         if 'targetDeleteDate' in desc:
@@ -857,8 +814,8 @@ class Cluster(object):
                 validate.check_name(name, 'snapshot')
                 self._check_free_name(name)
             tags = validate.check_tags(desc.get('tags', {}))
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x',
-                              validate.SECTOR, '')
+            scratch = records.Record('snapshot', 'x', 0, 'x.x.x',
+                                     validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             snap = self._make_snapshot(vol, name, tags)
             self._snapshot_opts(snap, desc)
@@ -918,8 +875,8 @@ class Cluster(object):
                 if new_name != snap.name:
                     self._check_free_name(new_name)
             self._validate_policy(desc)
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x',
-                              validate.SECTOR, '')
+            scratch = records.Record('snapshot', 'x', 0, 'x.x.x',
+                                     validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             if tmpl is not None:
                 self._apply_template(snap, tmpl)
@@ -934,13 +891,13 @@ class Cluster(object):
                 self.devices.rename(old, new_name)
             return self.ok()
 
-    def _children(self, rec: _Record) -> typing.Tuple[
-            typing.List[_Record], typing.List[_Record]]:
+    def _children(self, rec: records.Record) -> typing.Tuple[
+            typing.List[records.Record], typing.List[records.Record]]:
         vols = [v for v in self.volumes.values() if v.parent == rec.vid]
         snaps = [s for s in self.snapshots.values() if s.parent == rec.vid]
         return vols, snaps
 
-    def _remove_snapshot(self, snap: _Record) -> None:
+    def _remove_snapshot(self, snap: records.Record) -> None:
         _vols, snaps = self._children(snap)
         for child in snaps:
             child.parent = snap.parent
@@ -1018,7 +975,7 @@ class Cluster(object):
         return {'rec': rec, 'detach': detach, 'ro': ro, 'rw': rw,
                 'force': force}
 
-    def _detach(self, rec: _Record, client: int, force: bool) -> None:
+    def _detach(self, rec: records.Record, client: int, force: bool) -> None:
         if (rec.vid, client) not in self.attachments:
             return
         local = self.devices.for_client(client)
@@ -1027,7 +984,7 @@ class Cluster(object):
             self.data.refresh(rec.data)  # what the device wrote
         del self.attachments[(rec.vid, client)]
 
-    def _attach(self, rec: _Record, client: int, rights: str) -> None:
+    def _attach(self, rec: records.Record, client: int, rights: str) -> None:
         key = (rec.vid, client)
         att = self.attachments.get(key)
         if self.devices.for_client(client) is not None:
@@ -1127,7 +1084,7 @@ class Cluster(object):
         with self.lock:
             self._refresh_written()
 
-            def full(rec: _Record) -> dict:
+            def full(rec: records.Record) -> dict:
                 item = self.summary(rec)
                 item['dataObject'] = self.data.describe(rec.data)
                 item['storedSize'] = self._stored(rec)

@@ -19,6 +19,11 @@ Pure Python, usable without HTTP: the methods take and return the JSON
 shapes of the StorPool API (request ``*Desc`` dicts in, response objects
 out) and raise :class:`EmulatorError` for anything StorPool would refuse.
 One re-entrant lock makes every call atomic.
+
+The parts around it: ``validate`` (what StorPool accepts), ``records``
+(a volume or snapshot), ``views`` (the read-only calls' JSON) and
+``attachments`` (``VolumesReassign`` and the clients), the last two as
+mixins of :class:`Cluster`.
 """
 
 import os
@@ -29,6 +34,7 @@ import typing
 from oslo_log import log as logging
 
 from storpool_openstack.emulator import accounting
+from storpool_openstack.emulator import attachments as sp_attachments
 from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import devices as sp_devices
 from storpool_openstack.emulator import errors
@@ -41,9 +47,6 @@ from storpool_openstack.emulator import views
 
 LOG = logging.getLogger(__name__)
 
-MAX_POS = 1023
-MAX_WAIT = 60.0
-
 
 def _b36(num: int) -> str:
     digits = '0123456789abcdefghijklmnopqrstuvwxyz'
@@ -55,11 +58,12 @@ def _b36(num: int) -> str:
             return out
 
 
-class Cluster(views.ClusterViews):
+class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
     """One emulated StorPool cluster and this host's client on it.
 
-    The state and the calls that change it; the read-only calls and their
-    JSON are :class:`views.ClusterViews`.
+    The state and the calls that change it; attach and detach
+    (``VolumesReassign``) are :class:`attachments.ClusterAttachments`, the
+    read-only calls and their JSON :class:`views.ClusterViews`.
     """
 
     def __init__(self, state_dir: str, dev_dir: typing.Optional[str] = None,
@@ -185,12 +189,6 @@ class Cluster(views.ClusterViews):
             raise errors.exists('Volume', name)
         if name in self.snapshots:
             raise errors.exists('Snapshot', name)
-
-    def _attached(self, rec: records.Record
-                  ) -> typing.List[typing.Tuple[int, str]]:
-        return sorted((client, att['rights'])
-                      for (vid, client), att in self.attachments.items()
-                      if vid == rec.vid)
 
     # -- templates ---------------------------------------------------------
     def _add_template(self, desc: dict) -> dict:
@@ -596,149 +594,6 @@ class Cluster(views.ClusterViews):
                 self._remove_snapshot(snap)
             self._gc()
             return self.ok()
-
-    # -- attachments -------------------------------------------------------
-    def _free_pos(self, client: int) -> int:
-        used = {att['pos'] for (_vid, cid), att in self.attachments.items()
-                if cid == client}
-        for pos in range(MAX_POS + 1):
-            if pos not in used:
-                return pos
-        raise errors.EmulatorError(
-            'invalidParam', 'too many attachments on client %d' % client)
-
-    def _parse_reassign(self, item: typing.Any) -> dict:
-        item = validate.check_keys(item, validate.REASSIGN_KEYS,
-                                   'VolumeReassignDesc')
-        if ('volume' in item) == ('snapshot' in item):
-            raise errors.invalid('exactly one of volume or snapshot needed')
-        ro = validate.client_ids(item.get('ro', []), 'ro')
-        rw = validate.client_ids(item.get('rw', []), 'rw')
-        if item.get('detach', []) != 'all':
-            validate.client_ids(item.get('detach', []), 'detach')
-        if 'volume' in item:
-            rec = self.get_volume(item['volume'])
-        else:
-            rec = self.get_snapshot(item['snapshot'])
-            if 'rw' in item:
-                raise errors.invalid(
-                    'Snapshot %s can only be attached read-only' %
-                    rec.name)
-        detach = item.get('detach', [])
-        if detach == 'all':
-            detach = [c for (vid, c) in self.attachments if vid == rec.vid]
-        else:
-            detach = validate.client_ids(detach, 'detach')
-        if set(ro) & set(rw):
-            raise errors.invalid('a client cannot be both ro and rw')
-        force = item.get('force', False)
-        if not isinstance(force, bool):
-            raise errors.invalid('force must be a boolean')
-        return {'rec': rec, 'detach': detach, 'ro': ro, 'rw': rw,
-                'force': force}
-
-    def _detach(self, rec: records.Record, client: int, force: bool) -> None:
-        if (rec.vid, client) not in self.attachments:
-            return
-        local = self.devices.for_client(client)
-        if local is not None:
-            local.detach(rec.name, force)
-            self.data.refresh(rec.data)  # what the device wrote
-        del self.attachments[(rec.vid, client)]
-
-    def _attach(self, rec: records.Record, client: int, rights: str) -> None:
-        key = (rec.vid, client)
-        att = self.attachments.get(key)
-        if self.devices.for_client(client) is not None:
-            path = self.data.materialize(rec.data)
-            self.devices.attach_for(client, rec.name, rec.gid, path,
-                                    rights == 'ro')
-        if att is None:
-            att = {'pos': self._free_pos(client)}
-            self.attachments[key] = att
-        att['rights'] = rights
-        self.clients.setdefault(client, 'running')
-
-    def volumes_reassign(self, items: typing.Any) -> typing.List[int]:
-        """Apply attach/detach requests; returns the clients attached to.
-
-        Everything is checked first (names, rights, "is open at" for this
-        host's devices), then applied, so a refused request changes nothing.
-        """
-        with self.lock:
-            if not isinstance(items, list):
-                raise errors.invalid('expected a list of reassign requests')
-            plan = [self._parse_reassign(item) for item in items]
-            for step in plan:
-                rec = step['rec']
-                for client in step['detach']:
-                    local = self.devices.for_client(client)
-                    if (local is not None and not step['force']
-                            and (rec.vid, client) in self.attachments
-                            and local.holders(rec.name)):
-                        raise errors.EmulatorError(
-                            'busy', "'%s' is open at client %d" % (
-                                rec.name, client), 409)
-            targets = []
-            for step in plan:
-                rec = step['rec']
-                for client in step['detach']:
-                    self._detach(rec, client, step['force'])
-                for rights in ('ro', 'rw'):
-                    for client in step[rights]:
-                        self._attach(rec, client, rights)
-                        targets.append(client)
-            self._bump()
-            return targets
-
-    def volumes_reassign_wait(self, desc: dict,
-                              max_wait: float = MAX_WAIT) -> dict:
-        """Reassign, then wait for the clients (``attachTimeout``)."""
-        desc = validate.check_keys(desc, ('reassign', 'attachTimeout'),
-                                   'VolumesReassignWait')
-        timeout = desc.get('attachTimeout')
-        if timeout is not None and (not validate.is_int(timeout)
-                                    or timeout < 0):
-            raise errors.invalid('attachTimeout must be a non-negative int')
-        targets = self.volumes_reassign(desc.get('reassign', []))
-        deadline = time.monotonic() + min(
-            max_wait, max_wait if timeout is None else timeout)
-        while True:
-            with self.lock:
-                down = sorted({c for c in targets
-                               if self.clients.get(c) != 'running'})
-                gen = self.generation
-            if not down:
-                return {'ok': True, 'generation': gen}
-            if time.monotonic() >= deadline:
-                return {'ok': True, 'generation': gen,
-                        'info': 'timed out waiting for clients %s' %
-                        ', '.join(str(c) for c in down)}
-            time.sleep(0.05)
-
-    def add_local_client(self, client: int, dev_dir: str) -> None:
-        """Another client on this machine, its devices under dev_dir."""
-        client = validate.client_ids([client], 'client')[0]
-        with self.lock:
-            self.devices.add_client(client, dev_dir)
-            self.clients[client] = 'running'
-            self._bump()
-
-    def set_client_status(self, client: int, status: str) -> None:
-        """Mark a (remote) client running or down (control API)."""
-        if status not in ('running', 'down'):
-            raise errors.invalid('client status must be running or down')
-        client = validate.client_ids([client], 'client')[0]
-        with self.lock:
-            if client == self.client_id and status != 'running':
-                raise errors.invalid('the emulator\'s own client is always '
-                                     'running')
-            if self.devices.for_client(client) is not None and \
-                    status != 'running':
-                raise errors.invalid('local client %d is always running'
-                                     % client)
-            self.clients[client] = status
-            self._bump()
 
     # -- state -------------------------------------------------------------
     def read_data(self, ref: str, offset: int, length: int,

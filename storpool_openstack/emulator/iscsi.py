@@ -33,23 +33,21 @@ Two things differ from StorPool and are said in the answers:
 
 A portal created with port 0 gets a free port (an emulator convenience:
 StorPool's default is 3260, which other daemons on a shared machine use).
+
+This module is the configuration and what tgtd should have of it; the
+tgtd process itself (start, tgtadm, stop by pid) is ``tgtd``.
 """
 
 import copy
 import ipaddress
-import os
-import random
 import re
-import shutil
 import socket
-import subprocess
-import threading
-import time
 import typing
 
 from oslo_log import log as logging
 
 from storpool_openstack.emulator import errors
+from storpool_openstack.emulator import tgtd
 
 LOG = logging.getLogger(__name__)
 
@@ -59,9 +57,6 @@ MAX_ID = 0x0fff
 ISCSI_PORT = 3260
 TGT_LUN = 1
 MODES = ('auto', 'tgtd', 'none')
-TGTD_RUN_DIR = '/var/run/tgtd'
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 
 # command -> (required keys, optional keys)
 COMMANDS: typing.Dict[str, typing.Tuple[typing.Tuple[str, ...],
@@ -82,23 +77,13 @@ COMMANDS: typing.Dict[str, typing.Tuple[typing.Tuple[str, ...],
 }
 
 
-def tgtd_available() -> typing.Tuple[bool, str]:
-    """Can this process run tgtd?  (answer, the reason if not)"""
-    if os.geteuid() != 0:
-        return False, 'not running as root'
-    for tool in ('tgtd', 'tgtadm'):
-        if shutil.which(tool) is None:
-            return False, '%s is not installed (apt-get install tgt)' % tool
-    return True, ''
-
-
 def resolve_mode(mode: str) -> typing.Tuple[str, str]:
     """'auto' -> 'tgtd' or 'none'; (mode, why not tgtd)."""
     if mode not in MODES:
         raise ValueError('iSCSI target mode must be one of %s' % (MODES,))
     if mode == 'none':
         return 'none', 'disabled (--iscsi-target none)'
-    ok, why = tgtd_available()
+    ok, why = tgtd.available()
     if ok:
         return 'tgtd', ''
     if mode == 'tgtd':
@@ -172,7 +157,7 @@ class ISCSIConfig(object):
         self.cluster = cluster
         self.mode, self.why_not = resolve_mode(mode)
         self.log_dir = log_dir or cluster.state_dir
-        self.daemon: typing.Optional[TgtDaemon] = None
+        self.daemon: typing.Optional[tgtd.TgtDaemon] = None
         self.state = _State()
         # What tgtd has now: portals, {target id: (tid, path, IQNs)}.
         self._real_portals: typing.Set[typing.Tuple[str, int]] = set()
@@ -437,7 +422,7 @@ class ISCSIConfig(object):
                    for g in st.portal_groups.values() for p in g['portals']}
         if portals and self.daemon is None:
             first = sorted(portals)[0]
-            self.daemon = TgtDaemon(self.log_dir)
+            self.daemon = tgtd.TgtDaemon(self.log_dir)
             self.daemon.start(first)
             self._real_portals = {first}
         if self.daemon is None:
@@ -500,123 +485,3 @@ class ISCSIConfig(object):
         self._real_portals = set()
         if daemon is not None:
             daemon.stop()
-
-
-class TgtDaemon(object):
-    """One tgtd of this emulator's own, started and stopped by pid.
-
-    Its control socket is /var/run/tgtd/socket.<N> for a control port N
-    no other tgtd on the machine uses; tgtadm reaches it with -C N.
-    """
-
-    def __init__(self, log_dir: str) -> None:
-        self.log_path = os.path.join(log_dir, 'tgtd.log')
-        self.proc: typing.Optional[subprocess.Popen] = None
-        self.control_port = 0
-        self._lock = threading.Lock()
-
-    @property
-    def pid(self) -> typing.Optional[int]:
-        return self.proc.pid if self.proc is not None else None
-
-    def _socket(self, port: int) -> str:
-        return os.path.join(TGTD_RUN_DIR, 'socket.%d' % port)
-
-    def start(self, portal: typing.Tuple[str, int]) -> None:
-        last = ''
-        for _attempt in range(8):
-            # tgtd takes control ports up to 32767.
-            port = random.randint(10000, 32767)
-            if os.path.exists(self._socket(port)) or \
-                    os.path.exists(self._socket(port) + '.lock'):
-                continue
-            self.control_port = port
-            with open(self.log_path, 'ab') as log:
-                self.proc = subprocess.Popen(
-                    ['tgtd', '-f', '-C', str(port), '--iscsi',
-                     'portal=%s:%d' % portal],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    close_fds=True)
-            if self._wait_ready(portal):
-                LOG.info('tgtd pid %d: control port %d, portal %s:%d',
-                         self.proc.pid, port, *portal)
-                return
-            last = self._tail()
-            self._kill()
-        raise errors.EmulatorError(
-            'internalError', 'tgtd did not start: %s' % last, 500)
-
-    def _wait_ready(self, portal: typing.Tuple[str, int]) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            res = self._run('--mode', 'portal', '--op', 'show')
-            if res.returncode == 0 and \
-                    ('Portal: %s:%d' % portal) in res.stdout:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def _tail(self) -> str:
-        try:
-            with open(self.log_path, errors='replace') as log:
-                return ' | '.join(log.read().strip().splitlines()[-3:])
-        except OSError as exc:
-            return str(exc)
-
-    def _run(self, *args: str,
-             lld: bool = True) -> subprocess.CompletedProcess:
-        cmd = ['tgtadm', '-C', str(self.control_port)]
-        if lld:
-            cmd += ['--lld', 'iscsi']
-        return subprocess.run(cmd + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False,
-                              timeout=30)
-
-    def adm(self, *args: str) -> str:
-        with self._lock:
-            res = self._run(*args)
-        if res.returncode != 0:
-            raise errors.EmulatorError(
-                'internalError', 'tgtadm %s failed: %s' % (
-                    ' '.join(args), res.stderr.strip()), 500)
-        return res.stdout
-
-    def stop(self) -> None:
-        """Offline, drop every target, delete the system, wait on the pid.
-
-        tgtd ignores SIGTERM; only an empty system can be deleted.
-        """
-        if self.proc is None:
-            return
-        try:
-            if self.proc.poll() is None:
-                self._run('--op', 'update', '--mode', 'sys', '--name',
-                          'State', '-v', 'offline', lld=False)
-                shown = self._run('--mode', 'target', '--op', 'show')
-                for tid in re.findall(r'^Target (\d+):', shown.stdout,
-                                      re.M):
-                    self._run('--mode', 'target', '--op', 'delete',
-                              '--force', '--tid', tid)
-                self._run('--op', 'delete', '--mode', 'system', lld=False)
-                try:
-                    self.proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    LOG.warning('tgtd pid %d did not stop; killing it',
-                                self.proc.pid)
-        finally:
-            self._kill()
-
-    def _kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for path in (self._socket(self.control_port),
-                     self._socket(self.control_port) + '.lock'):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass

@@ -85,11 +85,11 @@ class ControlClient(object):
                   transient: bool = True, times: typing.Optional[int] = 1,
                   nth: typing.Optional[int] = None, latency: float = 0.0,
                   status: typing.Optional[int] = None,
-                  error: bool = True) -> None:
+                  error: bool = True, drop_answer: bool = False) -> None:
         """Make ``query`` fail (see :class:`faults.Fault`)."""
         fault = {'query': query, 'name': name, 'transient': transient,
                  'times': times, 'nth': nth, 'latency': latency,
-                 'error': error}
+                 'error': error, 'drop_answer': drop_answer}
         if descr is not None:
             fault['descr'] = descr
         if status is not None:
@@ -99,6 +99,16 @@ class ControlClient(object):
     def add_latency(self, seconds: float, query: str = '*') -> None:
         """Slow ``query`` (or every call) down by ``seconds``."""
         self.add_fault(query=query, latency=seconds, error=False)
+
+    def drop_answer(self, query: str, times: typing.Optional[int] = 1,
+                    nth: typing.Optional[int] = None) -> None:
+        """Run ``query``, then reset the connection instead of answering.
+
+        What a client sees when the management API fails over after
+        StorPool did the call: the call took effect, its answer is lost.
+        The call log marks each such call with ``answerDropped``.
+        """
+        self.add_fault(query=query, times=times, nth=nth, drop_answer=True)
 
     def refuse_connections(self, seconds: float) -> None:
         """Reset every new connection for ``seconds``."""

@@ -16,7 +16,8 @@
 """Fault injection and the call log.
 
 Tests use these to make a named API call fail (transiently or not), slow
-calls down, refuse connections for a while, and to count and inspect the
+calls down, refuse connections for a while, run a call and then drop its
+answer (as a management failover does), and to count and inspect the
 round trips a piece of code makes.
 """
 
@@ -33,6 +34,11 @@ class Fault(object):
     ``times`` failures in a row (``None`` = forever), or with ``nth`` only
     the n-th matching call (1-based, counted from when the fault was added)
     fails.  ``latency`` seconds are added to every matching call.
+
+    With ``drop_answer`` a firing call is not refused but executed, and
+    then its connection is reset instead of answered: the client cannot
+    tell whether StorPool did it (``error=False`` would never fire, so
+    it is refused).
     """
 
     def __init__(self, query: str = '*', name: str = 'busy',
@@ -42,7 +48,11 @@ class Fault(object):
                  nth: typing.Optional[int] = None,
                  latency: float = 0.0,
                  status: typing.Optional[int] = None,
-                 error: bool = True) -> None:
+                 error: bool = True,
+                 drop_answer: bool = False) -> None:
+        if drop_answer and not error:
+            raise errors.invalid('drop_answer needs error=True: a fault '
+                                 'with error=False only adds latency')
         self.query = query
         self.name = name
         self.descr = descr or 'injected fault on %s' % query
@@ -52,13 +62,14 @@ class Fault(object):
         self.latency = float(latency)
         self.status = status or (503 if self.transient else 500)
         self.error = bool(error)
+        self.drop_answer = bool(drop_answer)
         self.seen = 0
         self.fired = 0
 
     @classmethod
     def from_json(cls, data: dict) -> 'Fault':
         allowed = ('query', 'name', 'descr', 'transient', 'times', 'nth',
-                   'latency', 'status', 'error')
+                   'latency', 'status', 'error', 'drop_answer')
         unknown = set(data) - set(allowed)
         if unknown:
             raise errors.invalid('unknown fault fields: %s' %
@@ -70,6 +81,7 @@ class Fault(object):
                 'transient': self.transient, 'times': self.times,
                 'nth': self.nth, 'latency': self.latency,
                 'status': self.status, 'error': self.error,
+                'drop_answer': self.drop_answer,
                 'seen': self.seen, 'fired': self.fired}
 
     def matches(self, query: str) -> bool:
@@ -79,6 +91,14 @@ class Fault(object):
         if self.nth is not None:
             return self.seen >= self.nth
         return self.times is not None and self.fired >= self.times
+
+
+class Verdict(typing.NamedTuple):
+    """What the faults do to one call."""
+
+    latency: float
+    error: typing.Optional[errors.EmulatorError]
+    drop_answer: bool
 
 
 class FaultInjector(object):
@@ -111,18 +131,22 @@ class FaultInjector(object):
         with self._lock:
             return time.monotonic() < self._refuse_until
 
-    def check(self, query: str) -> typing.Tuple[
-            float, typing.Optional[errors.EmulatorError]]:
-        """Latency to add and the error (if any) for this call."""
+    def check(self, query: str) -> Verdict:
+        """Latency to add, and the error or the dropped answer (if any).
+
+        The first fault that fires decides: an error (the call is refused)
+        or a dropped answer (the call runs, the answer is lost).
+        """
         latency = 0.0
         err = None
+        drop = False
         with self._lock:
             for fault in list(self._faults):
                 if not fault.matches(query):
                     continue
                 fault.seen += 1
                 latency += fault.latency
-                if not fault.error or err is not None:
+                if not fault.error or err is not None or drop:
                     continue
                 if fault.nth is not None:
                     fire = fault.seen == fault.nth
@@ -130,11 +154,15 @@ class FaultInjector(object):
                     fire = fault.times is None or fault.fired < fault.times
                 if fire:
                     fault.fired += 1
-                    err = errors.EmulatorError(fault.name, fault.descr,
-                                               fault.status, fault.transient)
+                    if fault.drop_answer:
+                        drop = True
+                    else:
+                        err = errors.EmulatorError(
+                            fault.name, fault.descr, fault.status,
+                            fault.transient)
             self._faults = [f for f in self._faults
                             if not (f.error and f.exhausted())]
-        return latency, err
+        return Verdict(latency, err, drop)
 
 
 class CallLog(object):

@@ -127,7 +127,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path, _sep, qstr = self.path.partition('?')
         entry: typing.Dict[str, typing.Any] = {
             'method': verb, 'path': self.path, 'query': None, 'args': [],
-            'body': None, 'multiCluster': False, 'timestamp': start}
+            'body': None, 'multiCluster': False, 'answerDropped': False,
+            'timestamp': start}
         status, payload = 200, None
         try:
             raw = self._read_body()
@@ -160,10 +161,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if 'error' in payload else None
             entry['duration'] = time.time() - start
             self.server.calls.record(**entry)
+        if entry['answerDropped']:
+            self._drop_answer()
+            return
         try:
             self._send(status, payload)
         except OSError as exc:
             LOG.debug('emulator: could not answer: %s', exc)
+
+    def _drop_answer(self) -> None:
+        """Reset the connection instead of answering (a lost answer)."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack('ii', 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _api(self, verb: str, path: str, qstr: str, raw: bytes,
              entry: dict) -> dict:
@@ -192,11 +206,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if 'json' in params:
                 body = self._parse_json(params['json'][0])
                 entry['body'] = body
-        latency, fault = self.server.faults.check(query)
-        if latency:
-            time.sleep(latency)
-        if fault is not None:
-            raise fault
+        verdict = self.server.faults.check(query)
+        if verdict.latency:
+            time.sleep(verdict.latency)
+        if verdict.error is not None:
+            raise verdict.error
+        # Set before the call runs: its answer is lost even if it fails.
+        entry['answerDropped'] = verdict.drop_answer
         cluster = self.server.cluster
         data = api.dispatch(cluster, verb, query, args, body)
         return {'generation': cluster.generation, 'data': data}

@@ -34,7 +34,7 @@ MAX_POS = 1023
 MAX_WAIT = 60.0
 
 
-class ClusterAttachments(object):
+class ClusterAttachments:
     """Attach and detach for :class:`model.Cluster` (a mixin of it).
 
     It uses the cluster's state below, its lookups (``get_volume``,
@@ -47,11 +47,11 @@ class ClusterAttachments(object):
     data: sp_data.DataStore
     devices: hosts.LocalClients
     # (vid, client) -> {'rights': 'rw'|'ro', 'pos': int}
-    attachments: typing.Dict[typing.Tuple[int, int], dict]
-    clients: typing.Dict[int, str]
+    attachments: dict[tuple[int, int], dict]
+    clients: dict[int, str]
 
     def _attached(self, rec: records.Record
-                  ) -> typing.List[typing.Tuple[int, str]]:
+                  ) -> list[tuple[int, str]]:
         return sorted((client, att['rights'])
                       for (vid, client), att in self.attachments.items()
                       if vid == rec.vid)
@@ -63,7 +63,7 @@ class ClusterAttachments(object):
             if pos not in used:
                 return pos
         raise errors.EmulatorError(
-            'invalidParam', 'too many attachments on client %d' % client)
+            'invalidParam', f'too many attachments on client {client}')
 
     def _parse_reassign(self, item: typing.Any) -> dict:
         item = validate.check_keys(item, validate.REASSIGN_KEYS,
@@ -80,8 +80,7 @@ class ClusterAttachments(object):
             rec = self.get_snapshot(item['snapshot'])
             if 'rw' in item:
                 raise errors.invalid(
-                    'Snapshot %s can only be attached read-only' %
-                    rec.name)
+                    f'Snapshot {rec.name} can only be attached read-only')
         detach = item.get('detach', [])
         if detach == 'all':
             detach = [c for (vid, c) in self.attachments if vid == rec.vid]
@@ -117,7 +116,7 @@ class ClusterAttachments(object):
         att['rights'] = rights
         self.clients.setdefault(client, 'running')
 
-    def volumes_reassign(self, items: typing.Any) -> typing.List[int]:
+    def volumes_reassign(self, items: typing.Any) -> list[int]:
         """Apply attach/detach requests; returns the clients attached to.
 
         Everything is checked first (names, rights, "is open at" for this
@@ -135,8 +134,8 @@ class ClusterAttachments(object):
                             and (rec.vid, client) in self.attachments
                             and local.holders(rec.name)):
                         raise errors.EmulatorError(
-                            'busy', "'%s' is open at client %d" % (
-                                rec.name, client), 409)
+                            'busy',
+                            f"'{rec.name}' is open at client {client}", 409)
             targets = []
             for step in plan:
                 rec = step['rec']
@@ -170,8 +169,8 @@ class ClusterAttachments(object):
                 return {'ok': True, 'generation': gen}
             if time.monotonic() >= deadline:
                 return {'ok': True, 'generation': gen,
-                        'info': 'timed out waiting for clients %s' %
-                        ', '.join(str(c) for c in down)}
+                        'info': 'timed out waiting for clients '
+                        + ', '.join(str(c) for c in down)}
             time.sleep(0.05)
 
     def add_local_client(self, client: int, dev_dir: str) -> None:
@@ -193,7 +192,7 @@ class ClusterAttachments(object):
                                      'running')
             if self.devices.for_client(client) is not None and \
                     status != 'running':
-                raise errors.invalid('local client %d is always running'
-                                     % client)
+                raise errors.invalid(
+                    f'local client {client} is always running')
             self.clients[client] = status
             self._bump()

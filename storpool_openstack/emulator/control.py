@@ -33,10 +33,10 @@ class ControlError(Exception):
         self.status = status
         self.name = err.get('name')
         self.descr = err.get('descr')
-        super().__init__('HTTP %d: %s: %s' % (status, self.name, self.descr))
+        super().__init__(f'HTTP {status}: {self.name}: {self.descr}')
 
 
-class ControlClient(object):
+class ControlClient:
     """Talks to ``<url>/emulator/...`` with the API token."""
 
     def __init__(self, url: str, token: str, timeout: float = 30) -> None:
@@ -47,7 +47,7 @@ class ControlClient(object):
         self.timeout = timeout
 
     def request(self, verb: str, cmd: str, body: typing.Any = None,
-                params: typing.Optional[dict] = None) -> typing.Any:
+                params: dict | None = None) -> typing.Any:
         """One control call; returns its ``data``."""
         path = '/emulator/' + cmd
         if params:
@@ -67,12 +67,12 @@ class ControlClient(object):
         return res['data']
 
     # -- call log ----------------------------------------------------------
-    def calls(self, query: typing.Optional[str] = None) -> typing.List[dict]:
+    def calls(self, query: str | None = None) -> list[dict]:
         """The API calls seen so far (optionally of one query name)."""
         params = {'query': query} if query else None
         return self.request('GET', 'calls', params=params)['calls']
 
-    def queries(self) -> typing.List[str]:
+    def queries(self) -> list[str]:
         """Just the query names, in order."""
         return [c['query'] for c in self.calls()]
 
@@ -81,10 +81,10 @@ class ControlClient(object):
 
     # -- faults ------------------------------------------------------------
     def add_fault(self, query: str = '*', name: str = 'busy',
-                  descr: typing.Optional[str] = None,
-                  transient: bool = True, times: typing.Optional[int] = 1,
-                  nth: typing.Optional[int] = None, latency: float = 0.0,
-                  status: typing.Optional[int] = None,
+                  descr: str | None = None,
+                  transient: bool = True, times: int | None = 1,
+                  nth: int | None = None, latency: float = 0.0,
+                  status: int | None = None,
                   error: bool = True, drop_answer: bool = False) -> None:
         """Make ``query`` fail (see :class:`faults.Fault`)."""
         fault = {'query': query, 'name': name, 'transient': transient,
@@ -100,8 +100,8 @@ class ControlClient(object):
         """Slow ``query`` (or every call) down by ``seconds``."""
         self.add_fault(query=query, latency=seconds, error=False)
 
-    def drop_answer(self, query: str, times: typing.Optional[int] = 1,
-                    nth: typing.Optional[int] = None) -> None:
+    def drop_answer(self, query: str, times: int | None = 1,
+                    nth: int | None = None) -> None:
         """Run ``query``, then reset the connection instead of answering.
 
         What a client sees when the management API fails over after
@@ -114,7 +114,7 @@ class ControlClient(object):
         """Reset every new connection for ``seconds``."""
         self.request('POST', 'faults', {'refuseFor': seconds})
 
-    def lose_devices(self, count: typing.Optional[int] = None) -> None:
+    def lose_devices(self, count: int | None = None) -> None:
         """The next ``count`` attaches make no device (None: all).
 
         StorPool records the attachment, but the host's device node never
@@ -122,7 +122,7 @@ class ControlClient(object):
         """
         self.request('POST', 'faults/lost-devices', {'count': count})
 
-    def faults(self) -> typing.List[dict]:
+    def faults(self) -> list[dict]:
         return self.request('GET', 'faults')['faults']
 
     def clear_faults(self) -> None:

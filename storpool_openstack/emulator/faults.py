@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """Fault injection and the call log.
 
@@ -28,7 +27,7 @@ import typing
 from storpool_openstack.emulator import errors
 
 
-class Fault(object):
+class Fault:
     """Fail calls to ``query`` (``'*'`` = any call).
 
     ``times`` failures in a row (``None`` = forever), or with ``nth`` only
@@ -42,12 +41,12 @@ class Fault(object):
     """
 
     def __init__(self, query: str = '*', name: str = 'busy',
-                 descr: typing.Optional[str] = None,
+                 descr: str | None = None,
                  transient: bool = True,
-                 times: typing.Optional[int] = 1,
-                 nth: typing.Optional[int] = None,
+                 times: int | None = 1,
+                 nth: int | None = None,
                  latency: float = 0.0,
-                 status: typing.Optional[int] = None,
+                 status: int | None = None,
                  error: bool = True,
                  drop_answer: bool = False) -> None:
         if drop_answer and not error:
@@ -55,7 +54,7 @@ class Fault(object):
                                  'with error=False only adds latency')
         self.query = query
         self.name = name
-        self.descr = descr or 'injected fault on %s' % query
+        self.descr = descr or f'injected fault on {query}'
         self.transient = bool(transient)
         self.times = times
         self.nth = nth
@@ -72,8 +71,8 @@ class Fault(object):
                    'latency', 'status', 'error', 'drop_answer')
         unknown = set(data) - set(allowed)
         if unknown:
-            raise errors.invalid('unknown fault fields: %s' %
-                                 ', '.join(sorted(unknown)))
+            raise errors.invalid('unknown fault fields: '
+                                 + ', '.join(sorted(unknown)))
         return cls(**data)
 
     def to_json(self) -> dict:
@@ -97,16 +96,16 @@ class Verdict(typing.NamedTuple):
     """What the faults do to one call."""
 
     latency: float
-    error: typing.Optional[errors.EmulatorError]
+    error: errors.EmulatorError | None
     drop_answer: bool
 
 
-class FaultInjector(object):
+class FaultInjector:
     """The active faults; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._faults: typing.List[Fault] = []
+        self._faults: list[Fault] = []
         self._refuse_until = 0.0
 
     def add(self, fault: Fault) -> None:
@@ -118,7 +117,7 @@ class FaultInjector(object):
             self._faults = []
             self._refuse_until = 0.0
 
-    def list(self) -> typing.List[dict]:
+    def list(self) -> list[dict]:
         with self._lock:
             return [f.to_json() for f in self._faults]
 
@@ -165,19 +164,19 @@ class FaultInjector(object):
         return Verdict(latency, err, drop)
 
 
-class CallLog(object):
+class CallLog:
     """Every API call seen, in order; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: typing.List[dict] = []
+        self._calls: list[dict] = []
 
     def record(self, **entry: typing.Any) -> None:
         entry.setdefault('timestamp', time.time())
         with self._lock:
             self._calls.append(entry)
 
-    def calls(self, query: typing.Optional[str] = None) -> typing.List[dict]:
+    def calls(self, query: str | None = None) -> list[dict]:
         with self._lock:
             return [dict(c) for c in self._calls
                     if query is None or c.get('query') == query]

@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """The emulated cluster: volumes, snapshots, templates, disks, attachments.
 
@@ -66,7 +65,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
     read-only calls and their JSON :class:`views.ClusterViews`.
     """
 
-    def __init__(self, state_dir: str, dev_dir: typing.Optional[str] = None,
+    def __init__(self, state_dir: str, dev_dir: str | None = None,
                  device_mode: str = 'file', client_id: int = 1,
                  templates: typing.Any = None,
                  cluster_id: str = 'e.m',
@@ -92,14 +91,14 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
 
     # -- set-up ------------------------------------------------------------
     def _init_state(self) -> None:
-        self.volumes: typing.Dict[str, records.Record] = {}
-        self.snapshots: typing.Dict[str, records.Record] = {}
+        self.volumes: dict[str, records.Record] = {}
+        self.snapshots: dict[str, records.Record] = {}
         # Keeps the status counters (accounting.py) as records come and go.
         self.by_vid = accounting.Index(self.data.allocated, self.data.ids())
         self.data.on_alloc = self.by_vid.alloc_changed
         # (vid, client) -> {'rights': 'rw'|'ro', 'pos': int}
-        self.attachments: typing.Dict[typing.Tuple[int, int], dict] = {}
-        self.clients: typing.Dict[int, str] = {
+        self.attachments: dict[tuple[int, int], dict] = {}
+        self.clients: dict[int, str] = {
             c: 'running' for c in self.devices.clients()}
         self.disks = {}
         for server in (1, 2, 3):
@@ -115,7 +114,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                  ('hdd', hdds)), 1):
             self.placement_groups[name] = {'id': pgid, 'name': name,
                                            'disks': disks}
-        self.templates: typing.Dict[str, dict] = {}
+        self.templates: dict[str, dict] = {}
         for tmpl in self._initial_templates:
             self._add_template(tmpl)
 
@@ -129,13 +128,13 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
         res.update(extra)
         return res
 
-    def _new_ids(self) -> typing.Tuple[int, str]:
+    def _new_ids(self) -> tuple[int, str]:
         vid = self._next_vid
         self._next_vid += 1
-        return vid, '%s.%s' % (self.cluster_id, _b36(vid + 1000))
+        return vid, f'{self.cluster_id}.{_b36(vid + 1000)}'
 
     # -- lookups -----------------------------------------------------------
-    def _find_gid(self, gid: str) -> typing.Optional[records.Record]:
+    def _find_gid(self, gid: str) -> records.Record | None:
         for rec in self.by_vid.values():
             if rec.gid == gid:
                 return rec
@@ -144,7 +143,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
     def get_volume(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
             if not validate.GLOBAL_ID_RE.match(ref[1:]):
-                raise errors.invalid('Invalid global ID %r' % ref)
+                raise errors.invalid(f'Invalid global ID {ref!r}')
             rec = self._find_gid(ref[1:])
             if rec is None or rec.is_snapshot:
                 raise errors.does_not_exist('Volume', ref)
@@ -158,7 +157,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
     def get_snapshot(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
             if not validate.GLOBAL_ID_RE.match(ref[1:]):
-                raise errors.invalid('Invalid global ID %r' % ref)
+                raise errors.invalid(f'Invalid global ID {ref!r}')
             rec = self._find_gid(ref[1:])
             if rec is None or not rec.is_snapshot or rec.deleted:
                 raise errors.does_not_exist('Snapshot', ref)
@@ -171,7 +170,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
 
     def get_template(self, name: typing.Any) -> dict:
         if not isinstance(name, str) or not validate.PG_RE.match(name):
-            raise errors.invalid('Invalid template name %r' % (name,))
+            raise errors.invalid(f'Invalid template name {name!r}')
         tmpl = self.templates.get(name)
         if tmpl is None:
             raise errors.does_not_exist('VolumeTemplate', name)
@@ -179,7 +178,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
 
     def _check_pg(self, name: typing.Any) -> str:
         if not isinstance(name, str) or not validate.PG_RE.match(name):
-            raise errors.invalid('Invalid placement group %r' % (name,))
+            raise errors.invalid(f'Invalid placement group {name!r}')
         if name not in self.placement_groups:
             raise errors.does_not_exist('PlacementGroup', name)
         return name
@@ -194,7 +193,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
     def _add_template(self, desc: dict) -> dict:
         name = desc.get('name')
         if not isinstance(name, str) or not validate.PG_RE.match(name):
-            raise errors.invalid('Invalid template name %r' % (name,))
+            raise errors.invalid(f'Invalid template name {name!r}')
         default_pg = name if name in self.placement_groups else 'default'
         if name == 'hybrid':
             defaults = ('hdd', 'ssd', 'hdd')
@@ -216,8 +215,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                 tmpl[key] = validate.check_limit(desc[key], key)
         unknown = set(desc) - set(tmpl)
         if unknown:
-            raise errors.invalid('unknown template field(s) %s' %
-                                 ', '.join(sorted(unknown)))
+            raise errors.invalid('unknown template field(s) '
+                                 + ', '.join(sorted(unknown)))
         if name in self.templates:
             tmpl['id'] = self.templates[name]['id']
         self.templates[name] = tmpl
@@ -254,8 +253,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                 setattr(rec, key, validate.check_limit(desc[key], key))
         if 'limitType' in desc:
             if desc['limitType'] not in ('total', 'perGiB'):
-                raise errors.invalid('Invalid limitType %r' %
-                                     (desc['limitType'],))
+                raise errors.invalid(
+                    f"Invalid limitType {desc['limitType']!r}")
             rec.limit_type = desc['limitType']
         if 'reuseServer' in desc:
             rec.reuse_server = bool(desc['reuseServer'])
@@ -301,8 +300,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
             validate.check_size(size)
             if origin is not None and size < origin.size:
                 raise errors.invalid(
-                    'Size %d is smaller than the size %d of %s' % (
-                        size, origin.size, origin.name))
+                    f'Size {size} is smaller than the size {origin.size} '
+                    f'of {origin.name}')
             self._validate_policy(desc)
             if name is not None:
                 self._check_free_name(name)
@@ -320,7 +319,7 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                 try:
                     oid = self.data.create(size)
                 except OSError as exc:
-                    raise errors.invalid('Cannot create volume: %s' % exc)
+                    raise errors.invalid(f'Cannot create volume: {exc}')
             rec = records.Record('volume', name, vid, gid, size, oid)
             if origin is not None:
                 rec.copy_policy(origin)
@@ -367,8 +366,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
             validate.check_size(size)
             if size < rec.size and not desc.get('shrinkOk'):
                 raise errors.invalid(
-                    'Volume %s: cannot shrink from %d to %d without '
-                    'shrinkOk' % (rec.name, rec.size, size))
+                    f'Volume {rec.name}: cannot shrink from {rec.size} to '
+                    f'{size} without shrinkOk')
             self._validate_policy(desc)
             if tmpl is not None:
                 self._apply_template(rec, tmpl)
@@ -394,8 +393,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
             rec = self.get_volume(ref)
             attached = self._attached(rec)
             if attached:
-                raise errors.invalid('Volume %s is attached to client %d' % (
-                    rec.name, attached[0][0]))
+                raise errors.invalid(f'Volume {rec.name} is attached to '
+                                     f'client {attached[0][0]}')
             self.iscsi.check_no_target(rec.name, 'delete')
             del self.volumes[rec.name]
             del self.by_vid[rec.vid]
@@ -416,12 +415,12 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                 ancestors.add(vid)
                 vid = self.by_vid[vid].parent
             if snap.vid not in ancestors and snap.on_volume != rec.name:
-                raise errors.invalid('Snapshot %s is not a snapshot of '
-                                     'volume %s' % (snap.name, rec.name))
+                raise errors.invalid(f'Snapshot {snap.name} is not a '
+                                     f'snapshot of volume {rec.name}')
             attached = self._attached(rec)
             if attached:
-                raise errors.invalid('Volume %s is attached to client %d' % (
-                    rec.name, attached[0][0]))
+                raise errors.invalid(f'Volume {rec.name} is attached to '
+                                     f'client {attached[0][0]}')
             self.iscsi.check_no_target(rec.name, 'revert')
             old = rec.data
             rec.data = self.data.clone(snap.data, snap.size)
@@ -432,8 +431,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
             return self.ok()
 
     # -- snapshots ---------------------------------------------------------
-    def _make_snapshot(self, vol: records.Record, name: typing.Optional[str],
-                       tags: typing.Optional[dict]) -> records.Record:
+    def _make_snapshot(self, vol: records.Record, name: str | None,
+                       tags: dict | None) -> records.Record:
         vid, gid = self._new_ids()
         auto = name is None
         if auto:
@@ -551,8 +550,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
                 self.devices.rename(old, new_name)
             return self.ok()
 
-    def _children(self, rec: records.Record) -> typing.Tuple[
-            typing.List[records.Record], typing.List[records.Record]]:
+    def _children(self, rec: records.Record) -> tuple[
+            list[records.Record], list[records.Record]]:
         vols = [v for v in self.volumes.values() if v.parent == rec.vid]
         snaps = [s for s in self.snapshots.values() if s.parent == rec.vid]
         return vols, snaps
@@ -581,8 +580,8 @@ class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
             attached = self._attached(snap)
             if attached:
                 raise errors.invalid(
-                    'Snapshot %s is attached to client %d' % (
-                        snap.name, attached[0][0]))
+                    f'Snapshot {snap.name} is attached to client '
+                    f'{attached[0][0]}')
             vols, _snaps = self._children(snap)
             if vols:
                 # StorPool keeps it (marked deleted) while children need it.

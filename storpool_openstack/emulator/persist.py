@@ -26,7 +26,6 @@ emulator process, as a StorPool client's do when it stops.
 
 import json
 import os
-import typing
 
 from oslo_log import log as logging
 
@@ -120,7 +119,7 @@ def load(cluster: model.Cluster, state_dir: str) -> bool:
 
 def _restore(cluster: model.Cluster, state: dict) -> None:
     store = cluster.data
-    objects: typing.Dict[str, sp_data._Obj] = {}
+    objects: dict[str, sp_data._Obj] = {}
     for oid, item in state['data']['objects'].items():
         fname = item['file']
         obj = sp_data._Obj(oid, os.path.join(store.root, fname)

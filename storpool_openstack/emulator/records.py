@@ -20,7 +20,6 @@ updates the template counters (:class:`accounting.Counted`).
 """
 
 import time
-import typing
 
 from storpool_openstack.emulator import accounting
 
@@ -37,22 +36,22 @@ class Record(accounting.Counted):
         self.size = size
         self.data = data
         self.created = int(time.time())
-        self.parent: typing.Optional[int] = None
+        self.parent: int | None = None
         self.template = ''
         self.replication = 3
         self.place_all = self.place_tail = self.place_head = 'default'
-        self.iops: typing.Union[int, str] = '-'
-        self.bw: typing.Union[int, str] = '-'
-        self.limit_type: typing.Optional[str] = None
+        self.iops: int | str = '-'
+        self.bw: int | str = '-'
+        self.limit_type: str | None = None
         self.reuse_server = False
-        self.tags: typing.Dict[str, str] = {}
+        self.tags: dict[str, str] = {}
         # snapshots only
         self.on_volume = ''
         self.auto_name = False
         self.bound = False
         self.deleted = False
         self.transient = False
-        self.target_delete_date: typing.Optional[int] = None
+        self.target_delete_date: int | None = None
 
     @property
     def is_snapshot(self) -> bool:

@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import threading
 import time
-import typing
 
 from oslo_log import log as logging
 
@@ -39,17 +38,17 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
 
-def available() -> typing.Tuple[bool, str]:
+def available() -> tuple[bool, str]:
     """Can this process run tgtd?  (answer, the reason if not)"""
     if os.geteuid() != 0:
         return False, 'not running as root'
     for tool in ('tgtd', 'tgtadm'):
         if shutil.which(tool) is None:
-            return False, '%s is not installed (apt-get install tgt)' % tool
+            return False, f'{tool} is not installed (apt-get install tgt)'
     return True, ''
 
 
-class TgtDaemon(object):
+class TgtDaemon:
     """One tgtd of this emulator's own, started and stopped by pid.
 
     Its control socket is /var/run/tgtd/socket.<N> for a control port N
@@ -58,18 +57,18 @@ class TgtDaemon(object):
 
     def __init__(self, log_dir: str) -> None:
         self.log_path = os.path.join(log_dir, 'tgtd.log')
-        self.proc: typing.Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.control_port = 0
         self._lock = threading.Lock()
 
     @property
-    def pid(self) -> typing.Optional[int]:
+    def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None
 
     def _socket(self, port: int) -> str:
-        return os.path.join(TGTD_RUN_DIR, 'socket.%d' % port)
+        return os.path.join(TGTD_RUN_DIR, f'socket.{port}')
 
-    def start(self, portal: typing.Tuple[str, int]) -> None:
+    def start(self, portal: tuple[str, int]) -> None:
         last = ''
         for _attempt in range(8):
             # tgtd takes control ports up to 32767.
@@ -81,7 +80,7 @@ class TgtDaemon(object):
             with open(self.log_path, 'ab') as log:
                 self.proc = subprocess.Popen(
                     ['tgtd', '-f', '-C', str(port), '--iscsi',
-                     'portal=%s:%d' % portal],
+                     f'portal={portal[0]}:{portal[1]}'],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                     close_fds=True)
             if self._wait_ready(portal):
@@ -91,16 +90,16 @@ class TgtDaemon(object):
             last = self._tail()
             self._kill()
         raise errors.EmulatorError(
-            'internalError', 'tgtd did not start: %s' % last, 500)
+            'internalError', f'tgtd did not start: {last}', 500)
 
-    def _wait_ready(self, portal: typing.Tuple[str, int]) -> bool:
+    def _wait_ready(self, portal: tuple[str, int]) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
             res = self._run('--mode', 'portal', '--op', 'show')
             if res.returncode == 0 and \
-                    ('Portal: %s:%d' % portal) in res.stdout:
+                    f'Portal: {portal[0]}:{portal[1]}' in res.stdout:
                 return True
             time.sleep(0.05)
         return False
@@ -117,9 +116,8 @@ class TgtDaemon(object):
         cmd = ['tgtadm', '-C', str(self.control_port)]
         if lld:
             cmd += ['--lld', 'iscsi']
-        return subprocess.run(cmd + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False,
+        return subprocess.run(cmd + list(args), capture_output=True,
+                              text=True, check=False,
                               timeout=30)
 
     def adm(self, *args: str) -> str:
@@ -127,8 +125,8 @@ class TgtDaemon(object):
             res = self._run(*args)
         if res.returncode != 0:
             raise errors.EmulatorError(
-                'internalError', 'tgtadm %s failed: %s' % (
-                    ' '.join(args), res.stderr.strip()), 500)
+                'internalError',
+                f"tgtadm {' '.join(args)} failed: {res.stderr.strip()}", 500)
         return res.stdout
 
     def stop(self) -> None:

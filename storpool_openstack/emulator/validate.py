@@ -63,11 +63,11 @@ def check_keys(desc: typing.Any, allowed: typing.Iterable[str],
     if desc is None:
         return {}
     if not isinstance(desc, dict):
-        raise errors.invalid('%s: expected a JSON object' % what)
+        raise errors.invalid(f'{what}: expected a JSON object')
     unknown = set(desc) - set(allowed)
     if unknown:
-        raise errors.invalid('%s: unknown field(s) %s' % (
-            what, ', '.join(sorted(unknown))))
+        raise errors.invalid(f'{what}: unknown field(s) '
+                             + ', '.join(sorted(unknown)))
     return desc
 
 
@@ -76,58 +76,58 @@ def check_name(name: typing.Any, kind: str) -> str:
     regex = VOLUME_RE if kind == 'volume' else SNAPSHOT_RE
     if (not isinstance(name, str) or not regex.match(name) or
             len(name) >= NAME_MAX or name in RESERVED):
-        raise errors.invalid('Invalid %s name %r' % (kind, name))
+        raise errors.invalid(f'Invalid {kind} name {name!r}')
     return name
 
 
 def check_size(size: typing.Any, what: str = 'size') -> int:
     if not is_int(size) or size <= 0 or size % SECTOR:
-        raise errors.invalid('%s must be a positive multiple of %d, '
-                             'not %r' % (what, SECTOR, size))
+        raise errors.invalid(f'{what} must be a positive multiple of '
+                             f'{SECTOR}, not {size!r}')
     if size > MAX_SIZE:
-        raise errors.invalid('%s %d is too big' % (what, size))
+        raise errors.invalid(f'{what} {size} is too big')
     return size
 
 
-def check_limit(value: typing.Any, what: str) -> typing.Union[int, str]:
+def check_limit(value: typing.Any, what: str) -> int | str:
     if value == '-' or (is_int(value) and value >= 0):
         return value
-    raise errors.invalid('%s must be a non-negative integer or "-", '
-                         'not %r' % (what, value))
+    raise errors.invalid(f'{what} must be a non-negative integer or "-", '
+                         f'not {value!r}')
 
 
 def check_replication(value: typing.Any) -> int:
     if not is_int(value) or not 1 <= value <= 3:
-        raise errors.invalid('replication must be 1-3, not %r' % (value,))
+        raise errors.invalid(f'replication must be 1-3, not {value!r}')
     return value
 
 
-def check_tags(tags: typing.Any) -> typing.Dict[str, str]:
+def check_tags(tags: typing.Any) -> dict[str, str]:
     if not isinstance(tags, dict):
         raise errors.invalid('tags must be an object')
     for key, value in tags.items():
         if (not TAG_NAME_RE.match(key) or len(key) >= NAME_MAX or
                 not isinstance(value, str) or not TAG_VALUE_RE.match(value)
                 or len(value) >= NAME_MAX):
-            raise errors.invalid('Invalid tag %r=%r' % (key, value))
+            raise errors.invalid(f'Invalid tag {key!r}={value!r}')
     return tags
 
 
-def client_ids(value: typing.Any, what: str) -> typing.List[int]:
+def client_ids(value: typing.Any, what: str) -> list[int]:
     """Client IDs as ints; the new clients send numeric strings."""
     if not isinstance(value, list):
-        raise errors.invalid('%s must be a list of client IDs' % what)
+        raise errors.invalid(f'{what} must be a list of client IDs')
     res = []
     for item in value:
         if isinstance(item, str) and item.isdigit():
             item = int(item)
         if not is_int(item) or not 1 <= item <= MAX_CLIENT_ID:
-            raise errors.invalid('Invalid client ID %r in %s' % (item, what))
+            raise errors.invalid(f'Invalid client ID {item!r} in {what}')
         res.append(item)
     return res
 
 
-def parse_templates(spec: typing.Any) -> typing.List[dict]:
+def parse_templates(spec: typing.Any) -> list[dict]:
     """``"hybrid:3,ssd:2"`` (or a list of such or of dicts) to dicts."""
     if spec is None:
         spec = DEFAULT_TEMPLATES

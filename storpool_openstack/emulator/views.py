@@ -23,7 +23,6 @@ the control API's state dump. Nothing here changes the cluster.
 
 import math
 import threading
-import typing
 
 from oslo_utils import units
 
@@ -38,7 +37,7 @@ OBJECT_SIZE = 32 * units.Mi
 AG_SIZE = 512 * units.Mi
 
 
-class ClusterViews(object):
+class ClusterViews:
     """The JSON views of :class:`model.Cluster` (a mixin of it).
 
     It reads only the cluster's state below and its lookups
@@ -51,18 +50,18 @@ class ClusterViews(object):
     started: int
     data: sp_data.DataStore
     devices: hosts.LocalClients
-    volumes: typing.Dict[str, records.Record]
-    snapshots: typing.Dict[str, records.Record]
+    volumes: dict[str, records.Record]
+    snapshots: dict[str, records.Record]
     by_vid: accounting.Index
-    attachments: typing.Dict[typing.Tuple[int, int], dict]
-    clients: typing.Dict[int, str]
-    disks: typing.Dict[int, dict]
-    placement_groups: typing.Dict[str, dict]
-    templates: typing.Dict[str, dict]
+    attachments: dict[tuple[int, int], dict]
+    clients: dict[int, str]
+    disks: dict[int, dict]
+    placement_groups: dict[str, dict]
+    templates: dict[str, dict]
     iscsi: sp_iscsi.ISCSIConfig
 
     def _visible_parent(self, rec: records.Record
-                        ) -> typing.Optional[records.Record]:
+                        ) -> records.Record | None:
         vid = rec.parent
         while vid is not None:
             parent = self.by_vid.get(vid)
@@ -99,7 +98,7 @@ class ClusterViews(object):
                 res['targetDeleteDate'] = rec.target_delete_date
         return res
 
-    def _disk_sets(self, rec: records.Record) -> typing.List[typing.List[int]]:
+    def _disk_sets(self, rec: records.Record) -> list[list[int]]:
         head = self.placement_groups[rec.place_head]['disks']
         all_ = self.placement_groups[rec.place_all]['disks']
         tail = self.placement_groups[rec.place_tail]['disks']
@@ -117,7 +116,7 @@ class ClusterViews(object):
     def _info(self, rec: records.Record) -> dict:
         res = self.summary(rec)
         sets = self._disk_sets(rec)
-        per_disk: typing.Dict[str, int] = {}
+        per_disk: dict[str, int] = {}
         objects = res['objectsCount']
         for idx in range(objects):
             for disk in sets[idx % len(sets)]:
@@ -141,16 +140,16 @@ class ClusterViews(object):
         return self.data.allocated(rec.data)
 
     # -- read-only calls ---------------------------------------------------
-    def volumes_list(self) -> typing.List[dict]:
+    def volumes_list(self) -> list[dict]:
         with self.lock:
             return [self.summary(v) for v in self._sorted(self.volumes)]
 
     @staticmethod
-    def _sorted(recs: typing.Dict[str, records.Record]
-                ) -> typing.List[records.Record]:
+    def _sorted(recs: dict[str, records.Record]
+                ) -> list[records.Record]:
         return sorted(recs.values(), key=lambda r: r.vid)
 
-    def volume(self, ref: str) -> typing.List[dict]:
+    def volume(self, ref: str) -> list[dict]:
         with self.lock:
             return [self.summary(self.get_volume(ref))]
 
@@ -162,12 +161,12 @@ class ClusterViews(object):
         with self.lock:
             return self._info(self.get_volume(ref))
 
-    def snapshots_list(self) -> typing.List[dict]:
+    def snapshots_list(self) -> list[dict]:
         with self.lock:
             return [self.summary(s) for s in self._sorted(self.snapshots)
                     if not s.deleted]
 
-    def snapshot(self, ref: str) -> typing.List[dict]:
+    def snapshot(self, ref: str) -> list[dict]:
         with self.lock:
             return [self.summary(self.get_snapshot(ref))]
 
@@ -179,7 +178,7 @@ class ClusterViews(object):
         with self.lock:
             return self._info(self.get_snapshot(ref))
 
-    def volume_list_snapshots(self, ref: str) -> typing.List[dict]:
+    def volume_list_snapshots(self, ref: str) -> list[dict]:
         """The parent chain of a volume, nearest first."""
         with self.lock:
             rec = self.get_volume(ref)
@@ -190,7 +189,7 @@ class ClusterViews(object):
                 parent = self._visible_parent(parent)
             return res
 
-    def volumes_space(self) -> typing.List[dict]:
+    def volumes_space(self) -> list[dict]:
         with self.lock:
             self._refresh_written()
             res = []
@@ -211,7 +210,7 @@ class ClusterViews(object):
                 else None
         return min(total, rec.size)
 
-    def snapshots_space(self) -> typing.List[dict]:
+    def snapshots_space(self) -> list[dict]:
         with self.lock:
             self._refresh_written()
             res = []
@@ -225,7 +224,7 @@ class ClusterViews(object):
                 res.append(item)
             return res
 
-    def volumes_status(self) -> typing.Dict[str, dict]:
+    def volumes_status(self) -> dict[str, dict]:
         with self.lock:
             self._refresh_written()
             res = {}
@@ -246,7 +245,7 @@ class ClusterViews(object):
                 res[rec.name] = item
             return res
 
-    def attachments_list(self) -> typing.List[dict]:
+    def attachments_list(self) -> list[dict]:
         with self.lock:
             res = []
             for (vid, client), att in sorted(self.attachments.items()):
@@ -257,7 +256,7 @@ class ClusterViews(object):
                             'globalId': rec.gid})
             return res
 
-    def templates_list(self) -> typing.List[dict]:
+    def templates_list(self) -> list[dict]:
         with self.lock:
             return [dict(t) for t in sorted(self.templates.values(),
                                             key=lambda t: t['id'])]
@@ -266,8 +265,8 @@ class ClusterViews(object):
         with self.lock:
             return dict(self.get_template(name))
 
-    def _pg_space(self, pg: str, disks: typing.Dict[str, dict]
-                  ) -> typing.Tuple[int, int]:
+    def _pg_space(self, pg: str, disks: dict[str, dict]
+                  ) -> tuple[int, int]:
         cap = free = 0
         for did in self.placement_groups[pg]['disks']:
             disk = disks[str(did)]
@@ -282,7 +281,7 @@ class ClusterViews(object):
             if rec is not None:
                 self.data.refresh(rec.data)
 
-    def templates_status(self) -> typing.List[dict]:
+    def templates_status(self) -> list[dict]:
         """From kept counters (accounting.py), as StorPool answers it."""
         with self.lock:
             self._refresh_written()
@@ -320,7 +319,7 @@ class ClusterViews(object):
                 res.append(item)
             return res
 
-    def disks_list(self) -> typing.Dict[str, dict]:
+    def disks_list(self) -> dict[str, dict]:
         """Complete UpDiskSummary objects; usage follows the data files."""
         with self.lock:
             self._refresh_written()
@@ -341,12 +340,12 @@ class ClusterViews(object):
                     'id': did, 'serverId': disk['serverId'],
                     'ssd': disk['ssd'], 'generationLeft': -1,
                     'model': 'EMU-SSD' if disk['ssd'] else 'EMU-HDD',
-                    'serial': 'EMU-%d' % did, 'description': '',
+                    'serial': f'EMU-{did}', 'description': '',
                     'softEject': 'off',
                     'sectorsCount': ag_count * AG_SIZE // validate.SECTOR,
                     'empty': raw == 0, 'noFua': False, 'noFlush': False,
                     'noTrim': False, 'isWbc': False, 'journaled': False,
-                    'device': '/dev/emu%d' % did,
+                    'device': f'/dev/emu{did}',
                     'agCount': ag_count, 'agAllocated': ag_alloc,
                     'agFree': ag_count - ag_alloc,
                     'entriesCount': entries_count,
@@ -363,7 +362,7 @@ class ClusterViews(object):
                 }
             return res
 
-    def placement_groups_list(self) -> typing.Dict[str, dict]:
+    def placement_groups_list(self) -> dict[str, dict]:
         with self.lock:
             return {name: {'id': pg['id'], 'name': name,
                            'disks': list(pg['disks'])}
@@ -391,7 +390,7 @@ class ClusterViews(object):
                     'servers': servers, 'mgmt': mgmt, 'bridges': {},
                     'iscsiTargets': {}}
 
-    def clients_config_dump(self) -> typing.List[dict]:
+    def clients_config_dump(self) -> list[dict]:
         with self.lock:
             return [{'id': cid, 'generation': self.generation,
                      'clientGeneration': self.generation if st == 'running'

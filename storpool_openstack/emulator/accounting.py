@@ -54,9 +54,9 @@ class Index(dict):
                  unowned: typing.Iterable[str] = ()) -> None:
         super().__init__()
         self._allocated = allocated
-        self.templates: typing.DefaultDict[str, TemplateCounters] = \
+        self.templates: collections.defaultdict[str, TemplateCounters] = \
             collections.defaultdict(TemplateCounters)
-        self._owner: typing.Dict[str, typing.Any] = {}
+        self._owner: dict[str, typing.Any] = {}
         # Sum of allocation x replication over all data objects (objects
         # no record owns count with UNOWNED_REPLICATION).
         self.raw = sum(allocated(oid) for oid in unowned) * \

@@ -23,8 +23,9 @@ import typing
 
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator import model
+from storpool_openstack.emulator import validate
 
-Handler = typing.Callable[[model.Cluster, typing.List[str], typing.Any],
+Handler = typing.Callable[[model.Cluster, list[str], typing.Any],
                           typing.Any]
 
 
@@ -44,13 +45,13 @@ def _post(nargs: int, body: bool, func: Handler) -> Call:
     return Call('POST', nargs, body, func, True)
 
 
-def _client_wait(cl: model.Cluster, args: typing.List[str],
-                 _body: typing.Any) -> typing.List[dict]:
-    cid = model.client_ids([args[0]], 'clientId')[0]
+def _client_wait(cl: model.Cluster, args: list[str],
+                 _body: typing.Any) -> list[dict]:
+    cid = validate.client_ids([args[0]], 'clientId')[0]
     return [c for c in cl.clients_config_dump() if c['id'] == cid]
 
 
-def _pg_describe(cl: model.Cluster, args: typing.List[str],
+def _pg_describe(cl: model.Cluster, args: list[str],
                  _body: typing.Any) -> dict:
     pgs = cl.placement_groups_list()
     if args[0] not in pgs:
@@ -58,14 +59,14 @@ def _pg_describe(cl: model.Cluster, args: typing.List[str],
     return pgs[args[0]]
 
 
-def _reassign(cl: model.Cluster, _args: typing.List[str],
+def _reassign(cl: model.Cluster, _args: list[str],
               body: typing.Any) -> dict:
     with cl.lock:
         cl.volumes_reassign(body)
         return {'ok': True, 'generation': cl.generation}
 
 
-def _template_create(cl: model.Cluster, _args: typing.List[str],
+def _template_create(cl: model.Cluster, _args: list[str],
                      body: typing.Any) -> dict:
     if not isinstance(body, dict):
         raise errors.invalid('VolumeTemplateCreate: expected an object')
@@ -74,7 +75,7 @@ def _template_create(cl: model.Cluster, _args: typing.List[str],
         return {'ok': True, 'generation': cl.generation}
 
 
-CALLS: typing.Dict[str, Call] = {
+CALLS: dict[str, Call] = {
     'VolumesList': _get(0, lambda c, a, b: c.volumes_list()),
     'Volume': _get(1, lambda c, a, b: c.volume(a[0])),
     'VolumeDescribe': _get(1, lambda c, a, b: c.volume_describe(a[0])),
@@ -120,7 +121,7 @@ CALLS: typing.Dict[str, Call] = {
 }
 
 
-def _iscsi_change(cl: model.Cluster, _args: typing.List[str],
+def _iscsi_change(cl: model.Cluster, _args: list[str],
                   body: typing.Any) -> dict:
     with cl.lock:
         cl.iscsi.change(body)
@@ -129,25 +130,25 @@ def _iscsi_change(cl: model.Cluster, _args: typing.List[str],
 
 CALLS['iSCSIConfig'] = _get(0, lambda c, a, b: c.iscsi.describe())
 # A query that takes both verbs: GET reads, POST changes (iSCSIConfig).
-BY_VERB: typing.Dict[typing.Tuple[str, str], Call] = {
+BY_VERB: dict[tuple[str, str], Call] = {
     ('POST', 'iSCSIConfig'): _post(0, True, _iscsi_change),
 }
 
 
 def dispatch(cluster: model.Cluster, verb: str, query: str,
-             args: typing.List[str], body: typing.Any) -> typing.Any:
+             args: list[str], body: typing.Any) -> typing.Any:
     """Run one API call; raises EmulatorError for anything refused."""
     call = BY_VERB.get((verb, query)) or CALLS.get(query)
     if call is None:
         raise errors.EmulatorError('invalidParam',
-                                   'Unknown API call %r' % query, 404)
+                                   f'Unknown API call {query!r}', 404)
     if verb != call.verb:
         raise errors.EmulatorError(
-            'invalidParam', '%s must be called with %s, not %s' % (
-                query, call.verb, verb), 405)
+            'invalidParam',
+            f'{query} must be called with {call.verb}, not {verb}', 405)
     if len(args) != call.nargs:
-        raise errors.invalid('%s takes %d path argument(s), got %d' % (
-            query, call.nargs, len(args)))
+        raise errors.invalid(f'{query} takes {call.nargs} path '
+                             f'argument(s), got {len(args)}')
     if call.verb == 'POST' and not call.body and body is not None:
-        raise errors.invalid('%s takes no JSON body' % query)
+        raise errors.invalid(f'{query} takes no JSON body')
     return call.func(cluster, args, body)

@@ -33,8 +33,8 @@ import typing
 
 from storpool_openstack.emulator import devices
 from storpool_openstack.emulator import iscsi
-from storpool_openstack.emulator import model
 from storpool_openstack.emulator import service
+from storpool_openstack.emulator import validate
 
 TOKEN_ENV = 'STORPOOL_EMULATOR_TOKEN'
 
@@ -46,7 +46,7 @@ def _version() -> str:
         return 'unknown'
 
 
-def _templates(text: str) -> typing.List[dict]:
+def _templates(text: str) -> list[dict]:
     """--templates: name:replication[:placeAll[:placeTail[:placeHead]]],...
 
     The replication is 1-3, or "-" for a template that sets none (its
@@ -79,7 +79,7 @@ def _templates(text: str) -> typing.List[dict]:
     return result
 
 
-def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='storpool-emulator',
         description='Emulate a StorPool management API on loopback, with '
@@ -102,8 +102,8 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
                         help='where storpool/ and storpool-byid/ device '
                              'links go (default: %(default)s)')
     parser.add_argument('--token',
-                        help='API token (default: $%s or a generated '
-                             'one)' % TOKEN_ENV)
+                        help=f'API token (default: ${TOKEN_ENV} or a '
+                             'generated one)')
     parser.add_argument('--client-id', type=int, default=1,
                         help='the StorPool client ID of this host '
                              '(default: %(default)s)')
@@ -117,7 +117,7 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
                         help='loop block devices, links to files, or loop '
                              'where possible (default: %(default)s)')
     parser.add_argument('--templates', type=_templates,
-                        default=model.DEFAULT_TEMPLATES,
+                        default=validate.DEFAULT_TEMPLATES,
                         help='volume templates as name:replication[,...] '
                              '(default: %(default)s); with a saved '
                              '--state-dir, the saved templates win')
@@ -135,26 +135,26 @@ def parse_args(argv: typing.Optional[typing.List[str]]) -> argparse.Namespace:
     parser.add_argument('--debug', action='store_true',
                         help='log every request to stderr')
     args = parser.parse_args(argv)
-    if not 1 <= args.client_id <= model.MAX_CLIENT_ID:
-        parser.error('--client-id must be 1-%d' % model.MAX_CLIENT_ID)
+    if not 1 <= args.client_id <= validate.MAX_CLIENT_ID:
+        parser.error(f'--client-id must be 1-{validate.MAX_CLIENT_ID}')
     args.extra_clients = {}
     for spec in args.extra_client:
         cid, sep, where = spec.partition(':')
         if not sep or not cid.isdigit() or not where or \
-                not 1 <= int(cid) <= model.MAX_CLIENT_ID or \
+                not 1 <= int(cid) <= validate.MAX_CLIENT_ID or \
                 int(cid) in args.extra_clients or \
                 int(cid) == args.client_id:
-            parser.error('--extra-client %s: expected ID:DIR with a new '
-                         'client id 1-%d and a directory'
-                         % (spec, model.MAX_CLIENT_ID))
+            parser.error(f'--extra-client {spec}: expected ID:DIR with a '
+                         f'new client id 1-{validate.MAX_CLIENT_ID} and a '
+                         'directory')
         args.extra_clients[int(cid)] = where
     if not args.allow_remote and not service.is_loopback(args.host):
-        parser.error('--host %s is not a loopback address; pass '
-                     '--allow-remote to listen there anyway' % args.host)
+        parser.error(f'--host {args.host} is not a loopback address; pass '
+                     '--allow-remote to listen there anyway')
     return args
 
 
-def main(argv: typing.Optional[typing.List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     std_logging.basicConfig(
         level=std_logging.DEBUG if args.debug else std_logging.WARNING,
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             state_dir, host=args.host, port=args.port,
             dev_dir=args.dev_dir, token=token, client_id=args.client_id,
             device_mode=args.device_mode,
-            templates=model.parse_templates(args.templates),
+            templates=validate.parse_templates(args.templates),
             volume_prefix=args.volume_prefix,
             allow_remote=args.allow_remote,
             iscsi_target=args.iscsi_target,
@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
             persist=bool(args.state_dir))
     except (OSError, ValueError, RuntimeError) as exc:
         busy = isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
-        print('storpool-emulator: %s' % (exc.strerror if busy else exc),
+        print(f'storpool-emulator: {exc.strerror if busy else exc}',
               file=sys.stderr)
         return 1
     stop = threading.Event()
@@ -200,7 +200,7 @@ def _run(args: argparse.Namespace, state_dir: str) -> int:
                 emu.write_config(args.write_config)
             except OSError as exc:
                 print('storpool-emulator: cannot write --write-config '
-                      '%s: %s' % (args.write_config, exc.strerror or exc),
+                      f'{args.write_config}: {exc.strerror or exc}',
                       file=sys.stderr)
                 return 1
         emu.start()

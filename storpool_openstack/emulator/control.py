@@ -33,10 +33,10 @@ class ControlError(Exception):
         self.status = status
         self.name = err.get('name')
         self.descr = err.get('descr')
-        super().__init__('HTTP %d: %s: %s' % (status, self.name, self.descr))
+        super().__init__(f'HTTP {status}: {self.name}: {self.descr}')
 
 
-class ControlClient(object):
+class ControlClient:
     """Talks to ``<url>/emulator/...`` with the API token."""
 
     def __init__(self, url: str, token: str, timeout: float = 30) -> None:
@@ -47,7 +47,7 @@ class ControlClient(object):
         self.timeout = timeout
 
     def request(self, verb: str, cmd: str, body: typing.Any = None,
-                params: typing.Optional[dict] = None) -> typing.Any:
+                params: dict | None = None) -> typing.Any:
         """One control call; returns its ``data``."""
         path = '/emulator/' + cmd
         if params:
@@ -67,12 +67,12 @@ class ControlClient(object):
         return res['data']
 
     # -- call log ----------------------------------------------------------
-    def calls(self, query: typing.Optional[str] = None) -> typing.List[dict]:
+    def calls(self, query: str | None = None) -> list[dict]:
         """The API calls seen so far (optionally of one query name)."""
         params = {'query': query} if query else None
         return self.request('GET', 'calls', params=params)['calls']
 
-    def queries(self) -> typing.List[str]:
+    def queries(self) -> list[str]:
         """Just the query names, in order."""
         return [c['query'] for c in self.calls()]
 
@@ -81,15 +81,15 @@ class ControlClient(object):
 
     # -- faults ------------------------------------------------------------
     def add_fault(self, query: str = '*', name: str = 'busy',
-                  descr: typing.Optional[str] = None,
-                  transient: bool = True, times: typing.Optional[int] = 1,
-                  nth: typing.Optional[int] = None, latency: float = 0.0,
-                  status: typing.Optional[int] = None,
-                  error: bool = True) -> None:
+                  descr: str | None = None,
+                  transient: bool = True, times: int | None = 1,
+                  nth: int | None = None, latency: float = 0.0,
+                  status: int | None = None,
+                  error: bool = True, drop_answer: bool = False) -> None:
         """Make ``query`` fail (see :class:`faults.Fault`)."""
         fault = {'query': query, 'name': name, 'transient': transient,
                  'times': times, 'nth': nth, 'latency': latency,
-                 'error': error}
+                 'error': error, 'drop_answer': drop_answer}
         if descr is not None:
             fault['descr'] = descr
         if status is not None:
@@ -105,15 +105,25 @@ class ControlClient(object):
         self.request('POST', 'faults', {'query': query, 'hold': True,
                                         'error': False})
 
-    def held(self) -> typing.List[dict]:
+    def held(self) -> list[dict]:
         """The calls a hold keeps waiting now (as in the call log)."""
         return self.request('GET', 'faults')['held']
+
+    def drop_answer(self, query: str, times: int | None = 1,
+                    nth: int | None = None) -> None:
+        """Run ``query``, then reset the connection instead of answering.
+
+        What a client sees when the management API fails over after
+        StorPool did the call: the call took effect, its answer is lost.
+        The call log marks each such call with ``answerDropped``.
+        """
+        self.add_fault(query=query, times=times, nth=nth, drop_answer=True)
 
     def refuse_connections(self, seconds: float) -> None:
         """Reset every new connection for ``seconds``."""
         self.request('POST', 'faults', {'refuseFor': seconds})
 
-    def lose_devices(self, count: typing.Optional[int] = None) -> None:
+    def lose_devices(self, count: int | None = None) -> None:
         """The next ``count`` attaches make no device (None: all).
 
         StorPool records the attachment, but the host's device node never
@@ -121,7 +131,7 @@ class ControlClient(object):
         """
         self.request('POST', 'faults/lost-devices', {'count': count})
 
-    def faults(self) -> typing.List[dict]:
+    def faults(self) -> list[dict]:
         return self.request('GET', 'faults')['faults']
 
     def clear_faults(self) -> None:

@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """Sparse data files for volumes and snapshots, shared copy-on-write.
 
@@ -77,12 +76,12 @@ def sparse_copy(src_path: str, dst_path: str, length: int) -> None:
         os.close(src)
 
 
-class _Obj(object):
+class _Obj:
     __slots__ = ('oid', 'path', 'base', 'size', 'children', 'frozen',
                  'released')
 
-    def __init__(self, oid: str, path: typing.Optional[str],
-                 base: typing.Optional[str], size: int) -> None:
+    def __init__(self, oid: str, path: str | None,
+                 base: str | None, size: int) -> None:
         self.oid = oid
         self.path = path
         self.base = base
@@ -92,7 +91,7 @@ class _Obj(object):
         self.released = False
 
 
-class DataStore(object):
+class DataStore:
     """Data objects identified by opaque ids, backed by sparse files.
 
     An object either has its own file (``path``) or is a lazy child of an
@@ -105,15 +104,14 @@ class DataStore(object):
         self.root = root
         os.makedirs(root, exist_ok=True)
         self._lock = threading.RLock()
-        self._objs: typing.Dict[str, _Obj] = {}
+        self._objs: dict[str, _Obj] = {}
         self._seq = 0
         # Allocated bytes per object, kept up to date by every change made
         # here (and by refresh() for files a device writes), so that the
         # space figures need no stat of every file.  on_alloc(oid, old,
         # new) hears of each change.
-        self._alloc: typing.Dict[str, int] = {}
-        self.on_alloc: typing.Optional[
-            typing.Callable[[str, int, int], None]] = None
+        self._alloc: dict[str, int] = {}
+        self.on_alloc: typing.Callable[[str, int, int], None] | None = None
 
     def _restat(self, oid: str) -> None:
         obj = self._objs.get(oid)
@@ -139,7 +137,7 @@ class DataStore(object):
 
     def _new_id(self) -> str:
         self._seq += 1
-        return 'd%06d' % self._seq
+        return f'd{self._seq:06d}'
 
     def _file(self, oid: str) -> str:
         return os.path.join(self.root, oid + '.raw')
@@ -155,7 +153,7 @@ class DataStore(object):
             self._restat(oid)
             return oid
 
-    def clone(self, base: str, size: typing.Optional[int] = None) -> str:
+    def clone(self, base: str, size: int | None = None) -> str:
         """A lazy child of ``base``, which becomes (and stays) immutable."""
         with self._lock:
             bobj = self._objs[base]
@@ -199,8 +197,8 @@ class DataStore(object):
             self._restat(oid)
             return nid
 
-    def _chain_source(self, oid: str) -> typing.Tuple[
-            typing.Optional[str], int]:
+    def _chain_source(self, oid: str) -> tuple[
+            str | None, int]:
         """The file holding ``oid``'s data and how many bytes of it count."""
         obj = self._objs[oid]
         limit = obj.size
@@ -228,7 +226,7 @@ class DataStore(object):
                 self._drop_child(base)
             return path
 
-    def path(self, oid: str) -> typing.Optional[str]:
+    def path(self, oid: str) -> str | None:
         with self._lock:
             return self._objs[oid].path
 
@@ -240,7 +238,7 @@ class DataStore(object):
         with self._lock:
             obj = self._objs[oid]
             if obj.frozen:
-                raise ValueError('data object %s is immutable' % oid)
+                raise ValueError(f'data object {oid} is immutable')
             if obj.path is None and size < obj.size:
                 # A lazy child shows its base up to its own size: cut
                 # only that, and a later grow would bring the cut bytes
@@ -287,7 +285,7 @@ class DataStore(object):
         with self._lock:
             return self._alloc.get(oid, 0)
 
-    def usage(self) -> typing.Dict[str, int]:
+    def usage(self) -> dict[str, int]:
         """Allocated bytes of every object still held, by id."""
         with self._lock:
             return {oid: self._alloc.get(oid, 0) for oid in self._objs}
@@ -305,7 +303,7 @@ class DataStore(object):
                     data = fobj.read(min(length, limit - offset))
             return data + b'\0' * (length - len(data))
 
-    def ids(self) -> typing.List[str]:
+    def ids(self) -> list[str]:
         with self._lock:
             return sorted(self._objs)
 

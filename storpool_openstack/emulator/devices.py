@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """Device nodes for attachments to the emulator's own client.
 
@@ -42,48 +41,47 @@ MODES = ('auto', 'loop', 'file')
 
 
 def _run(*args: str) -> str:
-    res = subprocess.run(args, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, check=False,
-                         universal_newlines=True)
+    res = subprocess.run(args, capture_output=True, check=False,
+                         text=True)
     if res.returncode != 0:
-        raise OSError(errno.EIO, '%s failed: %s' % (' '.join(args),
-                                                    res.stderr.strip()))
+        raise OSError(errno.EIO, f"{' '.join(args)} failed: "
+                                 f'{res.stderr.strip()}')
     return res.stdout
 
 
-def loop_supported() -> typing.Tuple[bool, str]:
+def loop_supported() -> tuple[bool, str]:
     """Can this process set up loop devices?  (answer, reason if not)"""
     if os.geteuid() != 0:
         return False, 'not running as root'
     if not os.path.exists(LOOP_CONTROL):
-        return False, '%s is missing' % LOOP_CONTROL
+        return False, f'{LOOP_CONTROL} is missing'
     try:
         _run('losetup', '--version')
     except (OSError, FileNotFoundError) as exc:
-        return False, 'losetup unusable: %s' % exc
+        return False, f'losetup unusable: {exc}'
     try:
         fd = os.open(LOOP_CONTROL, os.O_RDWR)
         os.close(fd)
     except OSError as exc:
-        return False, 'cannot open %s: %s' % (LOOP_CONTROL, exc)
+        return False, f'cannot open {LOOP_CONTROL}: {exc}'
     return True, ''
 
 
 def resolve_mode(mode: str) -> str:
     """Turn 'auto' into 'loop' or 'file'; refuse 'loop' when impossible."""
     if mode not in MODES:
-        raise ValueError('device mode must be one of %s' % (MODES,))
+        raise ValueError(f'device mode must be one of {MODES}')
     if mode == 'file':
         return mode
     ok, why = loop_supported()
     if ok:
         return 'loop'
     if mode == 'loop':
-        raise RuntimeError('loop device mode unavailable: %s' % why)
+        raise RuntimeError(f'loop device mode unavailable: {why}')
     return 'file'
 
 
-def loop_backing_files() -> typing.Dict[str, str]:
+def loop_backing_files() -> dict[str, str]:
     """Map /dev/loopN to its backing file for every bound loop device."""
     res = {}
     try:
@@ -94,21 +92,21 @@ def loop_backing_files() -> typing.Dict[str, str]:
         if not name.startswith('loop'):
             continue
         try:
-            with open('/sys/block/%s/loop/backing_file' % name) as fobj:
+            with open(f'/sys/block/{name}/loop/backing_file') as fobj:
                 res['/dev/' + name] = fobj.read().strip()
         except OSError:
             continue
     return res
 
 
-def open_by(targets: typing.Iterable[str]) -> typing.List[int]:
+def open_by(targets: typing.Iterable[str]) -> list[int]:
     """PIDs of processes that hold one of ``targets`` open."""
     wanted = set(targets)
     pids = []
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
-        fddir = '/proc/%s/fd' % pid
+        fddir = f'/proc/{pid}/fd'
         try:
             fds = os.listdir(fddir)
         except OSError:
@@ -124,11 +122,11 @@ def open_by(targets: typing.Iterable[str]) -> typing.List[int]:
     return pids
 
 
-class Device(object):
+class Device:
     """One attached volume or snapshot on the emulator's client."""
 
     def __init__(self, name: str, global_id: str, backing: str,
-                 readonly: bool, loop: typing.Optional[str]) -> None:
+                 readonly: bool, loop: str | None) -> None:
         self.name = name
         self.global_id = global_id
         self.backing = backing
@@ -145,7 +143,7 @@ class Device(object):
                 'device': self.target}
 
 
-class DeviceManager(object):
+class DeviceManager:
     """Creates and removes the device links (and loop devices)."""
 
     def __init__(self, dev_dir: str, mode: str = 'auto',
@@ -156,10 +154,10 @@ class DeviceManager(object):
         self.by_name = os.path.join(dev_dir, 'storpool')
         self.by_id = os.path.join(dev_dir, 'storpool-byid')
         self._lock = threading.RLock()
-        self._devices: typing.Dict[str, Device] = {}
+        self._devices: dict[str, Device] = {}
         # PIDs whose open files do not make a device busy (the
         # emulator's own iSCSI target daemon serving the same data).
-        self.ignored_holders: typing.Callable[[], typing.Set[int]] = set
+        self.ignored_holders: typing.Callable[[], set[int]] = set
 
     # -- paths -----------------------------------------------------------
     def name_path(self, name: str) -> str:
@@ -194,7 +192,7 @@ class DeviceManager(object):
                 idx = fcntl.ioctl(ctl, LOOP_CTL_GET_FREE)
             finally:
                 os.close(ctl)
-            dev = '/dev/loop%d' % idx
+            dev = f'/dev/loop{idx}'
             if not os.path.exists(dev):
                 try:
                     os.mknod(dev, 0o660 | stat.S_IFBLK,
@@ -211,7 +209,7 @@ class DeviceManager(object):
                 # Another process took the same free device: try again.
                 last = exc
         raise errors.EmulatorError(
-            'internalError', 'could not set up a loop device: %s' % last,
+            'internalError', f'could not set up a loop device: {last}',
             500)
 
     @staticmethod
@@ -253,15 +251,15 @@ class DeviceManager(object):
                     self._loop_detach(loop)
                 raise errors.EmulatorError(
                     'internalError', 'could not create the device links '
-                    'of %s: %s' % (name, exc), 500)
+                    f'of {name}: {exc}', 500)
             self._devices[name] = dev
             return dev
 
-    def get(self, name: str) -> typing.Optional[Device]:
+    def get(self, name: str) -> Device | None:
         with self._lock:
             return self._devices.get(name)
 
-    def holders(self, name: str) -> typing.List[int]:
+    def holders(self, name: str) -> list[int]:
         """PIDs that have the device (or its backing file) open."""
         dev = self.get(name)
         if dev is None:
@@ -278,8 +276,8 @@ class DeviceManager(object):
                 return
             if not force and self.holders(name):
                 raise errors.EmulatorError(
-                    'busy', "'%s' is open at client %d" % (
-                        name, self.client_id), 409)
+                    'busy', f"'{name}' is open at client {self.client_id}",
+                    409)
             self._unlink(self.name_path(name))
             self._unlink(self.id_path(dev.global_id))
             if dev.loop is not None:
@@ -313,11 +311,11 @@ class DeviceManager(object):
         finally:
             os.close(fd)
 
-    def names(self) -> typing.List[str]:
+    def names(self) -> list[str]:
         with self._lock:
             return sorted(self._devices)
 
-    def describe(self) -> typing.List[dict]:
+    def describe(self) -> list[dict]:
         with self._lock:
             return [self._devices[n].to_json() for n in sorted(self._devices)]
 

@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """The one exception type the emulator raises for StorPool-visible errors."""
 
@@ -25,7 +24,7 @@ class EmulatorError(Exception):
 
     def __init__(self, name: str, descr: str, status: int = 400,
                  transient: bool = False) -> None:
-        super().__init__('%s: %s' % (name, descr))
+        super().__init__(f'{name}: {descr}')
         self.name = name
         self.descr = descr
         self.status = status
@@ -38,12 +37,12 @@ class EmulatorError(Exception):
 
 def does_not_exist(kind: str, name: str) -> EmulatorError:
     return EmulatorError('objectDoesNotExist',
-                         '%s %s does not exist' % (kind, name), 404)
+                         f'{kind} {name} does not exist', 404)
 
 
 def exists(kind: str, name: str) -> EmulatorError:
     return EmulatorError('objectExists',
-                         '%s %s already exists' % (kind, name), 409)
+                         f'{kind} {name} already exists', 409)
 
 
 def invalid(descr: str) -> EmulatorError:

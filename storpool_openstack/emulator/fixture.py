@@ -64,8 +64,8 @@ class EmulatorFixture(fixtures.Fixture):
         self.templates = templates
         self.volume_prefix = volume_prefix
         self.cluster = None
-        self.emulator: typing.Optional[service.Emulator] = None
-        self.process: typing.Optional[subprocess.Popen] = None
+        self.emulator: service.Emulator | None = None
+        self.process: subprocess.Popen | None = None
 
     def _templates_arg(self) -> str:
         tmpl = self.templates
@@ -96,7 +96,7 @@ class EmulatorFixture(fixtures.Fixture):
         self.client_dev_dirs = {self.client_id: self.dev_dir}
         for cid in self.extra_clients:
             self.client_dev_dirs[cid] = os.path.join(
-                tmp, 'dev-client%d' % cid)
+                tmp, f'dev-client{cid}')
             os.makedirs(self.client_dev_dirs[cid])
         self.token = service.new_token()
         self.addCleanup(self._check_leftovers)
@@ -104,7 +104,7 @@ class EmulatorFixture(fixtures.Fixture):
             self._start_in_process()
         else:
             self._start_subprocess()
-        self.url = 'http://%s:%d' % (self.host, self.port)
+        self.url = f'http://{self.host}:{self.port}'
         self.config = process.write_client_config(
             self.conf_path, self.host, self.port, self.token,
             self.client_id, self.volume_prefix)
@@ -143,7 +143,7 @@ class EmulatorFixture(fixtures.Fixture):
         self.port = runner.port
         self.device_mode = runner.device_mode
 
-    def leftovers(self) -> typing.List[str]:
+    def leftovers(self) -> list[str]:
         """Loop devices and device links this emulator left behind."""
         found = process.leftovers(self.state_dir, self.dev_dir)
         for cid in self.extra_clients:
@@ -159,5 +159,5 @@ class EmulatorFixture(fixtures.Fixture):
             if item.startswith('/dev/loop'):
                 subprocess.run(['losetup', '-d', item.split()[0]],
                                check=False)
-        raise AssertionError('storpool-emulator left devices behind: %s'
-                             % ', '.join(found))
+        raise AssertionError('storpool-emulator left devices behind: '
+                             + ', '.join(found))

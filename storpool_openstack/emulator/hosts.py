@@ -35,16 +35,16 @@ import typing
 from storpool_openstack.emulator import devices as sp_devices
 
 
-class LocalClients(object):
+class LocalClients:
     """The device managers of the local StorPool clients, by client id."""
 
     def __init__(self, primary: sp_devices.DeviceManager) -> None:
         self.primary = primary
-        self._by_client: typing.Dict[int, sp_devices.DeviceManager] = {
+        self._by_client: dict[int, sp_devices.DeviceManager] = {
             primary.client_id: primary}
         self._lock = threading.Lock()
         # None: off; -1: every attach; N > 0: the next N attaches.
-        self._lose: typing.Optional[int] = None
+        self._lose: int | None = None
 
     # -- the emulator's own client, as before --------------------------------
     @property
@@ -73,7 +73,7 @@ class LocalClients(object):
     def id_path(self, global_id: str) -> str:
         return self.primary.id_path(global_id)
 
-    def get(self, name: str) -> typing.Optional[sp_devices.Device]:
+    def get(self, name: str) -> sp_devices.Device | None:
         """The device of ``name`` on the own client, else on any other."""
         for mgr in self.managers():
             dev = mgr.get(name)
@@ -81,14 +81,14 @@ class LocalClients(object):
                 return dev
         return None
 
-    def names(self) -> typing.List[str]:
+    def names(self) -> list[str]:
         return self.primary.names()
 
-    def holders(self, name: str) -> typing.List[int]:
+    def holders(self, name: str) -> list[int]:
         return self.primary.holders(name)
 
     @property
-    def ignored_holders(self) -> typing.Callable[[], typing.Set[int]]:
+    def ignored_holders(self) -> typing.Callable[[], set[int]]:
         """Processes that hold devices open but are no native user.
 
         (The emulator's tgtd.)  Set once, it applies to every local
@@ -98,12 +98,12 @@ class LocalClients(object):
 
     @ignored_holders.setter
     def ignored_holders(self,
-                        pids: typing.Callable[[], typing.Set[int]]) -> None:
+                        pids: typing.Callable[[], set[int]]) -> None:
         for mgr in self.managers():
             mgr.ignored_holders = pids
 
     def attach(self, name: str, global_id: str, backing: str,
-               readonly: bool) -> typing.Optional[sp_devices.Device]:
+               readonly: bool) -> sp_devices.Device | None:
         return self.attach_for(self.client_id, name, global_id, backing,
                                readonly)
 
@@ -114,27 +114,28 @@ class LocalClients(object):
     def add_client(self, client_id: int, dev_dir: str) -> None:
         """Make ``client_id`` a local client with devices under dev_dir."""
         if client_id in self._by_client:
-            raise ValueError('client %d already has its devices under %s' %
-                             (client_id, self._by_client[client_id].dev_dir))
+            raise ValueError(
+                f'client {client_id} already has its devices under '
+                f'{self._by_client[client_id].dev_dir}')
         mgr = sp_devices.DeviceManager(dev_dir, self.primary.mode, client_id)
         mgr.ignored_holders = self.primary.ignored_holders
         self._by_client[client_id] = mgr
 
     def for_client(self, client_id: int
-                   ) -> typing.Optional[sp_devices.DeviceManager]:
+                   ) -> sp_devices.DeviceManager | None:
         """The device manager of a local client; None for a remote one."""
         return self._by_client.get(client_id)
 
-    def managers(self) -> typing.List[sp_devices.DeviceManager]:
+    def managers(self) -> list[sp_devices.DeviceManager]:
         return [self._by_client[c] for c in sorted(self._by_client)]
 
-    def clients(self) -> typing.Dict[int, str]:
+    def clients(self) -> dict[int, str]:
         """{client id: device directory} of every local client."""
         return {c: m.dev_dir for c, m in sorted(self._by_client.items())}
 
     def attach_for(self, client_id: int, name: str, global_id: str,
                    backing: str, readonly: bool
-                   ) -> typing.Optional[sp_devices.Device]:
+                   ) -> sp_devices.Device | None:
         mgr = self._by_client[client_id]
         if mgr.get(name) is None and self._take_lost():
             return None  # the fault: attached, but no device appears
@@ -152,7 +153,7 @@ class LocalClients(object):
         for mgr in self.managers():
             mgr.flush(name)
 
-    def describe(self) -> typing.List[dict]:
+    def describe(self) -> list[dict]:
         res = []
         for mgr in self.managers():
             for item in mgr.describe():
@@ -165,7 +166,7 @@ class LocalClients(object):
             mgr.close()
 
     # -- the lost-device fault ---------------------------------------------
-    def lose_devices(self, count: typing.Optional[int]) -> None:
+    def lose_devices(self, count: int | None) -> None:
         """The next ``count`` new devices never appear (None: all, 0: off)."""
         with self._lock:
             if count is None:
@@ -175,7 +176,7 @@ class LocalClients(object):
             else:
                 self._lose = int(count)
 
-    def lost_devices(self) -> typing.Optional[int]:
+    def lost_devices(self) -> int | None:
         """How many more devices will not appear (-1: all; None: off)."""
         with self._lock:
             return self._lose

@@ -33,23 +33,21 @@ Two things differ from StorPool and are said in the answers:
 
 A portal created with port 0 gets a free port (an emulator convenience:
 StorPool's default is 3260, which other daemons on a shared machine use).
+
+This module is the configuration and what tgtd should have of it; the
+tgtd process itself (start, tgtadm, stop by pid) is ``tgtd``.
 """
 
 import copy
 import ipaddress
-import os
-import random
 import re
-import shutil
 import socket
-import subprocess
-import threading
-import time
 import typing
 
 from oslo_log import log as logging
 
 from storpool_openstack.emulator import errors
+from storpool_openstack.emulator import tgtd
 
 LOG = logging.getLogger(__name__)
 
@@ -59,13 +57,9 @@ MAX_ID = 0x0fff
 ISCSI_PORT = 3260
 TGT_LUN = 1
 MODES = ('auto', 'tgtd', 'none')
-TGTD_RUN_DIR = '/var/run/tgtd'
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 
 # command -> (required keys, optional keys)
-COMMANDS: typing.Dict[str, typing.Tuple[typing.Tuple[str, ...],
-                                        typing.Tuple[str, ...]]] = {
+COMMANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     'setBaseName': (('name',), ()),
     'createPortalGroup': (('name',), ()),
     'deletePortalGroup': (('name',), ()),
@@ -82,27 +76,17 @@ COMMANDS: typing.Dict[str, typing.Tuple[typing.Tuple[str, ...],
 }
 
 
-def tgtd_available() -> typing.Tuple[bool, str]:
-    """Can this process run tgtd?  (answer, the reason if not)"""
-    if os.geteuid() != 0:
-        return False, 'not running as root'
-    for tool in ('tgtd', 'tgtadm'):
-        if shutil.which(tool) is None:
-            return False, '%s is not installed (apt-get install tgt)' % tool
-    return True, ''
-
-
-def resolve_mode(mode: str) -> typing.Tuple[str, str]:
+def resolve_mode(mode: str) -> tuple[str, str]:
     """'auto' -> 'tgtd' or 'none'; (mode, why not tgtd)."""
     if mode not in MODES:
-        raise ValueError('iSCSI target mode must be one of %s' % (MODES,))
+        raise ValueError(f'iSCSI target mode must be one of {MODES}')
     if mode == 'none':
         return 'none', 'disabled (--iscsi-target none)'
-    ok, why = tgtd_available()
+    ok, why = tgtd.available()
     if ok:
         return 'tgtd', ''
     if mode == 'tgtd':
-        raise ValueError('--iscsi-target tgtd: %s' % why)
+        raise ValueError(f'--iscsi-target tgtd: {why}')
     return 'none', why
 
 
@@ -112,26 +96,26 @@ def _free_port(ip: str) -> int:
         return sock.getsockname()[1]
 
 
-def _net(value: typing.Any) -> typing.Tuple[str, int]:
+def _net(value: typing.Any) -> tuple[str, int]:
     """'a.b.c.d/n' -> (address as given, prefix)."""
     try:
         iface = ipaddress.ip_interface(str(value))
     except ValueError:
-        raise errors.invalid('%r is not a network in CIDR notation '
-                             '(a.b.c.d/n)' % (value,))
+        raise errors.invalid(f'{value!r} is not a network in CIDR '
+                             'notation (a.b.c.d/n)')
     if '/' not in str(value):
-        raise errors.invalid('%r: the network needs a /prefix' % (value,))
+        raise errors.invalid(f'{value!r}: the network needs a /prefix')
     return str(iface.ip), iface.network.prefixlen
 
 
-class _State(object):
+class _State:
     """The configuration tree, by id as StorPool keeps it."""
 
     def __init__(self) -> None:
         self.base_name = ''
-        self.portal_groups: typing.Dict[int, dict] = {}
-        self.initiators: typing.Dict[int, dict] = {}
-        self.targets: typing.Dict[int, dict] = {}
+        self.portal_groups: dict[int, dict] = {}
+        self.initiators: dict[int, dict] = {}
+        self.targets: dict[int, dict] = {}
         self.next_id = 1
 
     def new_id(self) -> int:
@@ -151,32 +135,32 @@ class _State(object):
                 return init
         raise errors.does_not_exist('iSCSI initiator', str(name))
 
-    def target_of(self, volume: str) -> typing.Optional[dict]:
+    def target_of(self, volume: str) -> dict | None:
         for tgt in self.targets.values():
             if tgt['volume'] == volume:
                 return tgt
         return None
 
-    def exports_of(self, target: str) -> typing.List[typing.Tuple[str, str]]:
+    def exports_of(self, target: str) -> list[tuple[str, str]]:
         """(initiator, portal group) of each export of a target."""
         return [(init['name'], exp['portalGroup'])
                 for init in self.initiators.values()
                 for exp in init['exports'] if exp['target'] == target]
 
 
-class ISCSIConfig(object):
+class ISCSIConfig:
     """The cluster's iSCSI configuration, and tgtd behind it."""
 
     def __init__(self, cluster: typing.Any, mode: str = 'auto',
-                 log_dir: typing.Optional[str] = None) -> None:
+                 log_dir: str | None = None) -> None:
         self.cluster = cluster
         self.mode, self.why_not = resolve_mode(mode)
         self.log_dir = log_dir or cluster.state_dir
-        self.daemon: typing.Optional[TgtDaemon] = None
+        self.daemon: tgtd.TgtDaemon | None = None
         self.state = _State()
         # What tgtd has now: portals, {target id: (tid, path, IQNs)}.
-        self._real_portals: typing.Set[typing.Tuple[str, int]] = set()
-        self._real_targets: typing.Dict[int, dict] = {}
+        self._real_portals: set[tuple[str, int]] = set()
+        self._real_targets: dict[int, dict] = {}
         self._next_tid = 1
 
     # -- answers -----------------------------------------------------------
@@ -206,10 +190,11 @@ class ISCSIConfig(object):
                 if self.daemon else None,
                 'realTargets': {str(k): dict(v, iqns=sorted(v['iqns']))
                                 for k, v in self._real_targets.items()},
-                'portals': sorted('%s:%d' % p for p in self._real_portals)}
+                'portals': sorted(f'{ip}:{port}'
+                                  for ip, port in self._real_portals)}
 
     # -- hooks for the volume model ----------------------------------------
-    def daemon_pids(self) -> typing.Set[int]:
+    def daemon_pids(self) -> set[int]:
         """tgtd holds exported data files open; that is no native user."""
         pid = self.daemon.pid if self.daemon is not None else None
         return {pid} if pid else set()
@@ -228,8 +213,8 @@ class ISCSIConfig(object):
         tgt = self.state.target_of(volume)
         if tgt is not None:
             raise errors.invalid(
-                'Cannot %s volume %s: it has the iSCSI target %s; delete '
-                'the target first' % (what, volume, tgt['name']))
+                f'Cannot {what} volume {volume}: it has the iSCSI target '
+                f"{tgt['name']}; delete the target first")
 
     # -- changes -----------------------------------------------------------
     def change(self, body: typing.Any) -> None:
@@ -242,20 +227,20 @@ class ISCSIConfig(object):
         for num, cmd in enumerate(body['commands']):
             if not isinstance(cmd, dict) or len(cmd) != 1:
                 raise errors.invalid(
-                    'iSCSIConfig command #%d: expected an object with '
-                    'exactly one command' % num)
+                    f'iSCSIConfig command #{num}: expected an object with '
+                    'exactly one command')
             (name, args), = cmd.items()
             if name not in COMMANDS:
-                raise errors.invalid('iSCSIConfig command #%d: unknown '
-                                     'command %r' % (num, name))
+                raise errors.invalid(f'iSCSIConfig command #{num}: unknown '
+                                     f'command {name!r}')
             need, optional = COMMANDS[name]
             if not isinstance(args, dict):
-                raise errors.invalid('%s: expected an object' % name)
+                raise errors.invalid(f'{name}: expected an object')
             missing = [k for k in need if k not in args]
             extra = [k for k in args if k not in need + optional]
             if missing or extra:
-                raise errors.invalid('%s: missing %s, unknown %s' % (
-                    name, missing or '-', extra or '-'))
+                raise errors.invalid(f"{name}: missing {missing or '-'}, "
+                                     f"unknown {extra or '-'}")
             getattr(self, '_cmd_' + name)(new, **args)
         self._realize(new)
         self.state = new
@@ -264,7 +249,7 @@ class ISCSIConfig(object):
     def _check_name(value: typing.Any, what: str,
                     regex: typing.Pattern = NAME_RE) -> str:
         if not isinstance(value, str) or not regex.match(value):
-            raise errors.invalid('Invalid %s %r' % (what, value))
+            raise errors.invalid(f'Invalid {what} {value!r}')
         return value
 
     def _cmd_setBaseName(self, st: _State, name: str) -> None:
@@ -282,8 +267,8 @@ class ISCSIConfig(object):
         users = [i['name'] for i in st.initiators.values()
                  for e in i['exports'] if e['portalGroup'] == name]
         if users:
-            raise errors.invalid('iSCSI portal group %s still exports '
-                                 'volumes to %s' % (name, ', '.join(users)))
+            raise errors.invalid(f'iSCSI portal group {name} still exports '
+                                 f"volumes to {', '.join(users)}")
         for key, value in list(st.portal_groups.items()):
             if value is group:
                 del st.portal_groups[key]
@@ -301,11 +286,11 @@ class ISCSIConfig(object):
         try:
             addr = ipaddress.ip_address(str(ip))
         except ValueError:
-            raise errors.invalid('Invalid portal IP address %r' % (ip,))
+            raise errors.invalid(f'Invalid portal IP address {ip!r}')
         if self.mode == 'tgtd' and not addr.is_loopback:
             # The emulator's tgtd listens on loopback only.
             raise errors.invalid('The emulator serves iSCSI portals only on '
-                                 'loopback addresses, not %s' % ip)
+                                 f'loopback addresses, not {ip}')
         return str(addr)
 
     def _cmd_createPortal(self, st: _State, portalGroup: str,
@@ -314,18 +299,17 @@ class ISCSIConfig(object):
         group = st.pg(portalGroup)
         if not isinstance(controller, int) or \
                 not 0 <= controller <= MAX_ID:
-            raise errors.invalid('Invalid iSCSI controller %r' % (
-                controller,))
+            raise errors.invalid(f'Invalid iSCSI controller {controller!r}')
         ip = self._portal_ip(ip)
         port = ISCSI_PORT if port is None else port
         if not isinstance(port, int) or not 0 <= port < 65536:
-            raise errors.invalid('Invalid portal port %r' % (port,))
+            raise errors.invalid(f'Invalid portal port {port!r}')
         if port == 0:
             port = _free_port(ip)
         for other in st.portal_groups.values():
             for portal in other['portals']:
                 if portal['ip'] == ip and portal['port'] == str(port):
-                    raise errors.exists('iSCSI portal', '%s:%d' % (ip, port))
+                    raise errors.exists('iSCSI portal', f'{ip}:{port}')
         group['portals'].append({'controller': controller, 'ip': ip,
                                  'port': str(port)})
 
@@ -337,7 +321,7 @@ class ISCSIConfig(object):
                 if portal['ip'] == ip and portal['port'] == port:
                     group['portals'].remove(portal)
                     return
-        raise errors.does_not_exist('iSCSI portal', '%s:%s' % (ip, port))
+        raise errors.does_not_exist('iSCSI portal', f'{ip}:{port}')
 
     def _cmd_createTarget(self, st: _State, volumeName: str) -> None:
         rec = self.cluster.get_volume(volumeName)
@@ -346,7 +330,7 @@ class ISCSIConfig(object):
                                  '(setBaseName)')
         if st.target_of(rec.name) is not None:
             raise errors.exists('iSCSI target for volume', rec.name)
-        name = '%s:%s' % (st.base_name, rec.name.lower().replace('_', '-'))
+        name = f"{st.base_name}:{rec.name.lower().replace('_', '-')}"
         st.targets[st.new_id()] = {'name': name, 'volume': rec.name,
                                    'currentControllerId': 1}
 
@@ -358,8 +342,8 @@ class ISCSIConfig(object):
         users = st.exports_of(tgt['name'])
         if users:
             raise errors.invalid(
-                'The iSCSI target %s is still exported to %s' % (
-                    tgt['name'], ', '.join(i for i, _pg in users)))
+                f"The iSCSI target {tgt['name']} is still exported to "
+                + ', '.join(i for i, _pg in users))
         for key, value in list(st.targets.items()):
             if value is tgt:
                 del st.targets[key]
@@ -379,8 +363,7 @@ class ISCSIConfig(object):
     def _cmd_deleteInitiator(self, st: _State, name: str) -> None:
         init = st.initiator(name)
         if init['exports']:
-            raise errors.invalid('iSCSI initiator %s still has exports'
-                                 % name)
+            raise errors.invalid(f'iSCSI initiator {name} still has exports')
         for key, value in list(st.initiators.items()):
             if value is init:
                 del st.initiators[key]
@@ -389,13 +372,13 @@ class ISCSIConfig(object):
                                  net: str) -> None:
         init = st.initiator(initiator)
         address, prefix = _net(net)
-        cidr = '%s/%d' % (address, prefix)
+        cidr = f'{address}/{prefix}'
         if cidr in init['nets']:
             raise errors.exists('network', cidr)
         init['nets'].append(cidr)
 
     def _export_parts(self, st: _State, initiator: str, portalGroup: str,
-                      volumeName: str) -> typing.Tuple[dict, dict]:
+                      volumeName: str) -> tuple[dict, dict]:
         init = st.initiator(initiator)
         st.pg(portalGroup)
         tgt = st.target_of(volumeName)
@@ -407,15 +390,15 @@ class ISCSIConfig(object):
     def _cmd_export(self, st: _State, **args: str) -> None:
         init, exp = self._export_parts(st, **args)
         if exp in init['exports']:
-            raise errors.exists('iSCSI export', '%s to %s' % (
-                exp['target'], init['name']))
+            raise errors.exists('iSCSI export',
+                                f"{exp['target']} to {init['name']}")
         init['exports'].append(exp)
 
     def _cmd_exportDelete(self, st: _State, **args: str) -> None:
         init, exp = self._export_parts(st, **args)
         if exp not in init['exports']:
-            raise errors.does_not_exist('iSCSI export', '%s to %s' % (
-                exp['target'], init['name']))
+            raise errors.does_not_exist('iSCSI export',
+                                        f"{exp['target']} to {init['name']}")
         init['exports'].remove(exp)
 
     # -- tgtd ----------------------------------------------------------------
@@ -437,7 +420,7 @@ class ISCSIConfig(object):
                    for g in st.portal_groups.values() for p in g['portals']}
         if portals and self.daemon is None:
             first = sorted(portals)[0]
-            self.daemon = TgtDaemon(self.log_dir)
+            self.daemon = tgtd.TgtDaemon(self.log_dir)
             self.daemon.start(first)
             self._real_portals = {first}
         if self.daemon is None:
@@ -445,11 +428,11 @@ class ISCSIConfig(object):
         adm = self.daemon.adm
         for ip, port in sorted(portals - self._real_portals):
             adm('--mode', 'portal', '--op', 'new', '--param',
-                'portal=%s:%d' % (ip, port))
+                f'portal={ip}:{port}')
             self._real_portals.add((ip, port))
         for ip, port in sorted(self._real_portals - portals):
             adm('--mode', 'portal', '--op', 'delete', '--param',
-                'portal=%s:%d' % (ip, port))
+                f'portal={ip}:{port}')
             self._real_portals.discard((ip, port))
         for tid in sorted(set(self._real_targets) - set(st.targets)):
             self._drop_target(tid)
@@ -500,123 +483,3 @@ class ISCSIConfig(object):
         self._real_portals = set()
         if daemon is not None:
             daemon.stop()
-
-
-class TgtDaemon(object):
-    """One tgtd of this emulator's own, started and stopped by pid.
-
-    Its control socket is /var/run/tgtd/socket.<N> for a control port N
-    no other tgtd on the machine uses; tgtadm reaches it with -C N.
-    """
-
-    def __init__(self, log_dir: str) -> None:
-        self.log_path = os.path.join(log_dir, 'tgtd.log')
-        self.proc: typing.Optional[subprocess.Popen] = None
-        self.control_port = 0
-        self._lock = threading.Lock()
-
-    @property
-    def pid(self) -> typing.Optional[int]:
-        return self.proc.pid if self.proc is not None else None
-
-    def _socket(self, port: int) -> str:
-        return os.path.join(TGTD_RUN_DIR, 'socket.%d' % port)
-
-    def start(self, portal: typing.Tuple[str, int]) -> None:
-        last = ''
-        for _attempt in range(8):
-            # tgtd takes control ports up to 32767.
-            port = random.randint(10000, 32767)
-            if os.path.exists(self._socket(port)) or \
-                    os.path.exists(self._socket(port) + '.lock'):
-                continue
-            self.control_port = port
-            with open(self.log_path, 'ab') as log:
-                self.proc = subprocess.Popen(
-                    ['tgtd', '-f', '-C', str(port), '--iscsi',
-                     'portal=%s:%d' % portal],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    close_fds=True)
-            if self._wait_ready(portal):
-                LOG.info('tgtd pid %d: control port %d, portal %s:%d',
-                         self.proc.pid, port, *portal)
-                return
-            last = self._tail()
-            self._kill()
-        raise errors.EmulatorError(
-            'internalError', 'tgtd did not start: %s' % last, 500)
-
-    def _wait_ready(self, portal: typing.Tuple[str, int]) -> bool:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            res = self._run('--mode', 'portal', '--op', 'show')
-            if res.returncode == 0 and \
-                    ('Portal: %s:%d' % portal) in res.stdout:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def _tail(self) -> str:
-        try:
-            with open(self.log_path, errors='replace') as log:
-                return ' | '.join(log.read().strip().splitlines()[-3:])
-        except OSError as exc:
-            return str(exc)
-
-    def _run(self, *args: str,
-             lld: bool = True) -> subprocess.CompletedProcess:
-        cmd = ['tgtadm', '-C', str(self.control_port)]
-        if lld:
-            cmd += ['--lld', 'iscsi']
-        return subprocess.run(cmd + list(args), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE,
-                              universal_newlines=True, check=False,
-                              timeout=30)
-
-    def adm(self, *args: str) -> str:
-        with self._lock:
-            res = self._run(*args)
-        if res.returncode != 0:
-            raise errors.EmulatorError(
-                'internalError', 'tgtadm %s failed: %s' % (
-                    ' '.join(args), res.stderr.strip()), 500)
-        return res.stdout
-
-    def stop(self) -> None:
-        """Offline, drop every target, delete the system, wait on the pid.
-
-        tgtd ignores SIGTERM; only an empty system can be deleted.
-        """
-        if self.proc is None:
-            return
-        try:
-            if self.proc.poll() is None:
-                self._run('--op', 'update', '--mode', 'sys', '--name',
-                          'State', '-v', 'offline', lld=False)
-                shown = self._run('--mode', 'target', '--op', 'show')
-                for tid in re.findall(r'^Target (\d+):', shown.stdout,
-                                      re.M):
-                    self._run('--mode', 'target', '--op', 'delete',
-                              '--force', '--tid', tid)
-                self._run('--op', 'delete', '--mode', 'system', lld=False)
-                try:
-                    self.proc.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    LOG.warning('tgtd pid %d did not stop; killing it',
-                                self.proc.pid)
-        finally:
-            self._kill()
-
-    def _kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for path in (self._socket(self.control_port),
-                     self._socket(self.control_port) + '.lock'):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass

@@ -1,17 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
 """The emulated cluster: volumes, snapshots, templates, disks, attachments.
 
@@ -19,58 +18,35 @@ Pure Python, usable without HTTP: the methods take and return the JSON
 shapes of the StorPool API (request ``*Desc`` dicts in, response objects
 out) and raise :class:`EmulatorError` for anything StorPool would refuse.
 One re-entrant lock makes every call atomic.
+
+The parts around it: ``validate`` (what StorPool accepts), ``records``
+(a volume or snapshot), ``views`` (the read-only calls' JSON) and
+``attachments`` (``VolumesReassign`` and the clients), the last two as
+mixins of :class:`Cluster`. What stays here (volumes, snapshots and
+templates, a little over 600 lines) stays together: each of those calls
+changes the same records, parents and data objects under the one lock.
 """
 
-import math
 import os
-import re
 import threading
 import time
 import typing
 
 from oslo_log import log as logging
-from oslo_utils import units
 
 from storpool_openstack.emulator import accounting
+from storpool_openstack.emulator import attachments as sp_attachments
 from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import devices as sp_devices
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator.errors import EmulatorError  # noqa: F401
 from storpool_openstack.emulator import hosts
 from storpool_openstack.emulator import iscsi as sp_iscsi
+from storpool_openstack.emulator import records
+from storpool_openstack.emulator import validate
+from storpool_openstack.emulator import views
 
 LOG = logging.getLogger(__name__)
-
-NAME_MAX = 200
-VOLUME_RE = re.compile(r'^#?[A-Za-z0-9_\-.:]+$')
-SNAPSHOT_RE = re.compile(r'^\*?[A-Za-z0-9_\-.:@]+$')
-GLOBAL_ID_RE = re.compile(r'^[a-z0-9]+\.[a-z0-9]+\.[a-z0-9]+$')
-PG_RE = re.compile(r'^[A-Za-z0-9_\-]+$')
-TAG_NAME_RE = re.compile(r'^[A-Za-z0-9_\-.:]+$')
-TAG_VALUE_RE = re.compile(r'^[A-Za-z0-9_\-.:]*$')
-RESERVED = ('list', 'status')
-
-SECTOR = 512
-OBJECT_SIZE = 32 * units.Mi
-AG_SIZE = 512 * units.Mi
-MAX_SIZE = 16 * units.Ti - 4 * units.Mi
-MAX_CLIENT_ID = 4095
-MAX_POS = 1023
-DEFAULT_TEMPLATES = 'hybrid:3,ssd:2'
-MAX_WAIT = 60.0
-
-_POLICY_KEYS = ('placeAll', 'placeTail', 'placeHead', 'replication', 'bw',
-                'iops', 'reuseServer', 'tags', 'limitType')
-VOLUME_CREATE_KEYS = _POLICY_KEYS + ('name', 'size', 'parent', 'baseOn',
-                                     'template')
-VOLUME_UPDATE_KEYS = _POLICY_KEYS + ('rename', 'size', 'sizeAdd', 'template',
-                                     'shrinkOk')
-SNAPSHOT_CREATE_KEYS = ('name', 'bind', 'targetDeleteDate', 'deleteAfter',
-                        'tags')
-SNAPSHOT_UPDATE_KEYS = _POLICY_KEYS + ('rename', 'template', 'bind',
-                                       'targetDeleteDate', 'deleteAfter')
-REASSIGN_KEYS = ('volume', 'snapshot', 'detach', 'ro', 'rw', 'force',
-                 'allowRemoteExported', 'onRemoteAttached', 'mcMode')
 
 
 def _b36(num: int) -> str:
@@ -83,150 +59,15 @@ def _b36(num: int) -> str:
             return out
 
 
-def _is_int(value: typing.Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+class Cluster(sp_attachments.ClusterAttachments, views.ClusterViews):
+    """One emulated StorPool cluster and this host's client on it.
 
+    The state and the calls that change it; attach and detach
+    (``VolumesReassign``) are :class:`attachments.ClusterAttachments`, the
+    read-only calls and their JSON :class:`views.ClusterViews`.
+    """
 
-def _check_keys(desc: typing.Any, allowed: typing.Iterable[str],
-                what: str) -> dict:
-    if desc is None:
-        return {}
-    if not isinstance(desc, dict):
-        raise errors.invalid('%s: expected a JSON object' % what)
-    unknown = set(desc) - set(allowed)
-    if unknown:
-        raise errors.invalid('%s: unknown field(s) %s' % (
-            what, ', '.join(sorted(unknown))))
-    return desc
-
-
-def check_name(name: typing.Any, kind: str) -> str:
-    """Validate a volume/snapshot name as StorPool does (§5)."""
-    regex = VOLUME_RE if kind == 'volume' else SNAPSHOT_RE
-    if (not isinstance(name, str) or not regex.match(name) or
-            len(name) >= NAME_MAX or name in RESERVED):
-        raise errors.invalid('Invalid %s name %r' % (kind, name))
-    return name
-
-
-def check_size(size: typing.Any, what: str = 'size') -> int:
-    if not _is_int(size) or size <= 0 or size % SECTOR:
-        raise errors.invalid('%s must be a positive multiple of %d, '
-                             'not %r' % (what, SECTOR, size))
-    if size > MAX_SIZE:
-        raise errors.invalid('%s %d is too big' % (what, size))
-    return size
-
-
-def check_limit(value: typing.Any, what: str) -> typing.Union[int, str]:
-    if value == '-' or (_is_int(value) and value >= 0):
-        return value
-    raise errors.invalid('%s must be a non-negative integer or "-", '
-                         'not %r' % (what, value))
-
-
-def check_replication(value: typing.Any) -> int:
-    if not _is_int(value) or not 1 <= value <= 3:
-        raise errors.invalid('replication must be 1-3, not %r' % (value,))
-    return value
-
-
-def check_tags(tags: typing.Any) -> typing.Dict[str, str]:
-    if not isinstance(tags, dict):
-        raise errors.invalid('tags must be an object')
-    for key, value in tags.items():
-        if (not TAG_NAME_RE.match(key) or len(key) >= NAME_MAX or
-                not isinstance(value, str) or not TAG_VALUE_RE.match(value)
-                or len(value) >= NAME_MAX):
-            raise errors.invalid('Invalid tag %r=%r' % (key, value))
-    return tags
-
-
-def client_ids(value: typing.Any, what: str) -> typing.List[int]:
-    """Client IDs as ints; the new clients send numeric strings."""
-    if not isinstance(value, list):
-        raise errors.invalid('%s must be a list of client IDs' % what)
-    res = []
-    for item in value:
-        if isinstance(item, str) and item.isdigit():
-            item = int(item)
-        if not _is_int(item) or not 1 <= item <= MAX_CLIENT_ID:
-            raise errors.invalid('Invalid client ID %r in %s' % (item, what))
-        res.append(item)
-    return res
-
-
-def parse_templates(spec: typing.Any) -> typing.List[dict]:
-    """``"hybrid:3,ssd:2"`` (or a list of such or of dicts) to dicts."""
-    if spec is None:
-        spec = DEFAULT_TEMPLATES
-    if isinstance(spec, str):
-        spec = [part for part in spec.split(',') if part.strip()]
-    res = []
-    for item in spec:
-        if isinstance(item, dict):
-            res.append(dict(item))
-            continue
-        parts = item.strip().split(':')
-        tmpl = {'name': parts[0]}
-        if len(parts) > 1 and parts[1]:
-            tmpl['replication'] = int(parts[1])
-        for key, val in zip(('placeAll', 'placeTail', 'placeHead'),
-                            parts[2:]):
-            tmpl[key] = val
-        res.append(tmpl)
-    return res
-
-
-class _Record(accounting.Counted):
-    """A volume or a snapshot."""
-
-    def __init__(self, kind: str, name: str, vid: int, gid: str,
-                 size: int, data: str) -> None:
-        self.kind = kind
-        self.name = name
-        self.vid = vid
-        self.gid = gid
-        self.size = size
-        self.data = data
-        self.created = int(time.time())
-        self.parent: typing.Optional[int] = None
-        self.template = ''
-        self.replication = 3
-        self.place_all = self.place_tail = self.place_head = 'default'
-        self.iops: typing.Union[int, str] = '-'
-        self.bw: typing.Union[int, str] = '-'
-        self.limit_type: typing.Optional[str] = None
-        self.reuse_server = False
-        self.tags: typing.Dict[str, str] = {}
-        # snapshots only
-        self.on_volume = ''
-        self.auto_name = False
-        self.bound = False
-        self.deleted = False
-        self.transient = False
-        self.target_delete_date: typing.Optional[int] = None
-
-    @property
-    def is_snapshot(self) -> bool:
-        return self.kind == 'snapshot'
-
-    def copy_policy(self, other: '_Record') -> None:
-        self.template = other.template
-        self.replication = other.replication
-        self.place_all = other.place_all
-        self.place_tail = other.place_tail
-        self.place_head = other.place_head
-        self.iops = other.iops
-        self.bw = other.bw
-        self.limit_type = other.limit_type
-        self.reuse_server = other.reuse_server
-
-
-class Cluster(object):
-    """One emulated StorPool cluster and this host's client on it."""
-
-    def __init__(self, state_dir: str, dev_dir: typing.Optional[str] = None,
+    def __init__(self, state_dir: str, dev_dir: str | None = None,
                  device_mode: str = 'file', client_id: int = 1,
                  templates: typing.Any = None,
                  cluster_id: str = 'e.m',
@@ -243,7 +84,7 @@ class Cluster(object):
             dev_dir, device_mode, self.client_id))
         self.generation = 1
         self._next_vid = 1
-        self._initial_templates = parse_templates(templates)
+        self._initial_templates = validate.parse_templates(templates)
         self.started = int(time.time())
         self._init_state()
         # iSCSIConfig and the tgtd behind it (emulator/iscsi.py).
@@ -252,14 +93,14 @@ class Cluster(object):
 
     # -- set-up ------------------------------------------------------------
     def _init_state(self) -> None:
-        self.volumes: typing.Dict[str, _Record] = {}
-        self.snapshots: typing.Dict[str, _Record] = {}
+        self.volumes: dict[str, records.Record] = {}
+        self.snapshots: dict[str, records.Record] = {}
         # Keeps the status counters (accounting.py) as records come and go.
         self.by_vid = accounting.Index(self.data.allocated, self.data.ids())
         self.data.on_alloc = self.by_vid.alloc_changed
         # (vid, client) -> {'rights': 'rw'|'ro', 'pos': int}
-        self.attachments: typing.Dict[typing.Tuple[int, int], dict] = {}
-        self.clients: typing.Dict[int, str] = {
+        self.attachments: dict[tuple[int, int], dict] = {}
+        self.clients: dict[int, str] = {
             c: 'running' for c in self.devices.clients()}
         self.disks = {}
         for server in (1, 2, 3):
@@ -275,7 +116,7 @@ class Cluster(object):
                  ('hdd', hdds)), 1):
             self.placement_groups[name] = {'id': pgid, 'name': name,
                                            'disks': disks}
-        self.templates: typing.Dict[str, dict] = {}
+        self.templates: dict[str, dict] = {}
         for tmpl in self._initial_templates:
             self._add_template(tmpl)
 
@@ -289,57 +130,57 @@ class Cluster(object):
         res.update(extra)
         return res
 
-    def _new_ids(self) -> typing.Tuple[int, str]:
+    def _new_ids(self) -> tuple[int, str]:
         vid = self._next_vid
         self._next_vid += 1
-        return vid, '%s.%s' % (self.cluster_id, _b36(vid + 1000))
+        return vid, f'{self.cluster_id}.{_b36(vid + 1000)}'
 
     # -- lookups -----------------------------------------------------------
-    def _find_gid(self, gid: str) -> typing.Optional[_Record]:
+    def _find_gid(self, gid: str) -> records.Record | None:
         for rec in self.by_vid.values():
             if rec.gid == gid:
                 return rec
         return None
 
-    def get_volume(self, ref: typing.Any) -> _Record:
+    def get_volume(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
-            if not GLOBAL_ID_RE.match(ref[1:]):
-                raise errors.invalid('Invalid global ID %r' % ref)
+            if not validate.GLOBAL_ID_RE.match(ref[1:]):
+                raise errors.invalid(f'Invalid global ID {ref!r}')
             rec = self._find_gid(ref[1:])
             if rec is None or rec.is_snapshot:
                 raise errors.does_not_exist('Volume', ref)
             return rec
-        check_name(ref, 'volume')
+        validate.check_name(ref, 'volume')
         rec = self.volumes.get(ref)
         if rec is None:
             raise errors.does_not_exist('Volume', ref)
         return rec
 
-    def get_snapshot(self, ref: typing.Any) -> _Record:
+    def get_snapshot(self, ref: typing.Any) -> records.Record:
         if isinstance(ref, str) and ref.startswith('~'):
-            if not GLOBAL_ID_RE.match(ref[1:]):
-                raise errors.invalid('Invalid global ID %r' % ref)
+            if not validate.GLOBAL_ID_RE.match(ref[1:]):
+                raise errors.invalid(f'Invalid global ID {ref!r}')
             rec = self._find_gid(ref[1:])
             if rec is None or not rec.is_snapshot or rec.deleted:
                 raise errors.does_not_exist('Snapshot', ref)
             return rec
-        check_name(ref, 'snapshot')
+        validate.check_name(ref, 'snapshot')
         rec = self.snapshots.get(ref)
         if rec is None or rec.deleted:
             raise errors.does_not_exist('Snapshot', ref)
         return rec
 
     def get_template(self, name: typing.Any) -> dict:
-        if not isinstance(name, str) or not PG_RE.match(name):
-            raise errors.invalid('Invalid template name %r' % (name,))
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
+            raise errors.invalid(f'Invalid template name {name!r}')
         tmpl = self.templates.get(name)
         if tmpl is None:
             raise errors.does_not_exist('VolumeTemplate', name)
         return tmpl
 
     def _check_pg(self, name: typing.Any) -> str:
-        if not isinstance(name, str) or not PG_RE.match(name):
-            raise errors.invalid('Invalid placement group %r' % (name,))
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
+            raise errors.invalid(f'Invalid placement group {name!r}')
         if name not in self.placement_groups:
             raise errors.does_not_exist('PlacementGroup', name)
         return name
@@ -350,27 +191,11 @@ class Cluster(object):
         if name in self.snapshots:
             raise errors.exists('Snapshot', name)
 
-    def _visible_parent(self, rec: _Record) -> typing.Optional[_Record]:
-        vid = rec.parent
-        while vid is not None:
-            parent = self.by_vid.get(vid)
-            if parent is None:
-                return None
-            if not parent.deleted:
-                return parent
-            vid = parent.parent
-        return None
-
-    def _attached(self, rec: _Record) -> typing.List[typing.Tuple[int, str]]:
-        return sorted((client, att['rights'])
-                      for (vid, client), att in self.attachments.items()
-                      if vid == rec.vid)
-
     # -- templates ---------------------------------------------------------
     def _add_template(self, desc: dict) -> dict:
         name = desc.get('name')
-        if not isinstance(name, str) or not PG_RE.match(name):
-            raise errors.invalid('Invalid template name %r' % (name,))
+        if not isinstance(name, str) or not validate.PG_RE.match(name):
+            raise errors.invalid(f'Invalid template name {name!r}')
         default_pg = name if name in self.placement_groups else 'default'
         if name == 'hybrid':
             defaults = ('hdd', 'ssd', 'hdd')
@@ -383,16 +208,17 @@ class Cluster(object):
                              defaults):
             tmpl[key] = self._check_pg(desc.get(key, dflt))
         if desc.get('replication', '-') != '-':
-            tmpl['replication'] = check_replication(desc['replication'])
+            tmpl['replication'] = validate.check_replication(
+                desc['replication'])
         if desc.get('size', '-') != '-':
-            tmpl['size'] = check_size(desc['size'])
+            tmpl['size'] = validate.check_size(desc['size'])
         for key in ('iops', 'bw'):
             if key in desc:
-                tmpl[key] = check_limit(desc[key], key)
+                tmpl[key] = validate.check_limit(desc[key], key)
         unknown = set(desc) - set(tmpl)
         if unknown:
-            raise errors.invalid('unknown template field(s) %s' %
-                                 ', '.join(sorted(unknown)))
+            raise errors.invalid('unknown template field(s) '
+                                 + ', '.join(sorted(unknown)))
         if name in self.templates:
             tmpl['id'] = self.templates[name]['id']
         self.templates[name] = tmpl
@@ -405,7 +231,7 @@ class Cluster(object):
             self._bump()
             return dict(tmpl)
 
-    def _apply_template(self, rec: _Record, tmpl: dict) -> None:
+    def _apply_template(self, rec: records.Record, tmpl: dict) -> None:
         rec.template = tmpl['name']
         if tmpl['replication'] != '-':
             rec.replication = tmpl['replication']
@@ -415,10 +241,10 @@ class Cluster(object):
         rec.iops = tmpl['iops']
         rec.bw = tmpl['bw']
 
-    def _apply_policy(self, rec: _Record, desc: dict) -> None:
+    def _apply_policy(self, rec: records.Record, desc: dict) -> None:
         """The explicit policy fields of a create/update request."""
         if 'replication' in desc:
-            rec.replication = check_replication(desc['replication'])
+            rec.replication = validate.check_replication(desc['replication'])
         for key, attr in (('placeAll', 'place_all'),
                           ('placeTail', 'place_tail'),
                           ('placeHead', 'place_head')):
@@ -426,16 +252,16 @@ class Cluster(object):
                 setattr(rec, attr, self._check_pg(desc[key]))
         for key in ('iops', 'bw'):
             if key in desc:
-                setattr(rec, key, check_limit(desc[key], key))
+                setattr(rec, key, validate.check_limit(desc[key], key))
         if 'limitType' in desc:
             if desc['limitType'] not in ('total', 'perGiB'):
-                raise errors.invalid('Invalid limitType %r' %
-                                     (desc['limitType'],))
+                raise errors.invalid(
+                    f"Invalid limitType {desc['limitType']!r}")
             rec.limit_type = desc['limitType']
         if 'reuseServer' in desc:
             rec.reuse_server = bool(desc['reuseServer'])
         if 'tags' in desc:
-            for key, value in check_tags(desc['tags']).items():
+            for key, value in validate.check_tags(desc['tags']).items():
                 if value == '':
                     rec.tags.pop(key, None)
                 else:
@@ -443,341 +269,18 @@ class Cluster(object):
 
     def _validate_policy(self, desc: dict) -> None:
         """Check policy fields before anything is changed."""
-        scratch = _Record('volume', 'x', 0, 'x.x.x', SECTOR, '')
+        scratch = records.Record('volume', 'x', 0, 'x.x.x', validate.SECTOR,
+                                 '')
         self._apply_policy(scratch, desc)
-
-    # -- responses ---------------------------------------------------------
-    def summary(self, rec: _Record) -> dict:
-        parent = self._visible_parent(rec)
-        res = {
-            'name': rec.name, 'size': rec.size, 'globalId': rec.gid,
-            'visibleVolumeId': rec.vid, 'id': rec.vid,
-            'creationTimestamp': rec.created,
-            'parentName': parent.name if parent else '',
-            'parentVolumeId': parent.vid if parent else 0,
-            'templateName': rec.template, 'replication': rec.replication,
-            'placeAll': rec.place_all, 'placeTail': rec.place_tail,
-            'placeHead': rec.place_head, 'iops': rec.iops, 'bw': rec.bw,
-            'objectsCount': int(math.ceil(rec.size / OBJECT_SIZE)),
-            'reuseServer': rec.reuse_server, 'tags': dict(rec.tags),
-        }
-        if rec.limit_type:
-            res['limitType'] = rec.limit_type
-        if rec.is_snapshot:
-            res.update({'onVolume': rec.on_volume, 'autoName': rec.auto_name,
-                        'bound': rec.bound, 'deleted': rec.deleted,
-                        'transient': rec.transient,
-                        'recoveringFromRemote': False})
-            if rec.target_delete_date is not None:
-                res['targetDeleteDate'] = rec.target_delete_date
-        return res
-
-    def _disk_sets(self, rec: _Record) -> typing.List[typing.List[int]]:
-        head = self.placement_groups[rec.place_head]['disks']
-        all_ = self.placement_groups[rec.place_all]['disks']
-        tail = self.placement_groups[rec.place_tail]['disks']
-        sets = []
-        for idx in range(min(3, max(len(all_), 1))):
-            chosen = [head[idx % len(head)]]
-            for pool in [all_] * (rec.replication - 2) + [tail]:
-                for disk in pool[idx:] + pool[:idx]:
-                    if disk not in chosen:
-                        chosen.append(disk)
-                        break
-            sets.append(chosen[:rec.replication])
-        return sets
-
-    def _info(self, rec: _Record) -> dict:
-        res = self.summary(rec)
-        sets = self._disk_sets(rec)
-        per_disk: typing.Dict[str, int] = {}
-        objects = res['objectsCount']
-        for idx in range(objects):
-            for disk in sets[idx % len(sets)]:
-                per_disk[str(disk)] = per_disk.get(str(disk), 0) + 1
-        res.update({'disksCount': len(per_disk),
-                    'objectsPerDisk': per_disk,
-                    'objectsPerChain': [], 'objectsPerDiskSet': [
-                        {'disks': s, 'count': (objects + len(sets) - 1 - i)
-                         // len(sets)} for i, s in enumerate(sets)]})
-        return res
-
-    def _describe(self, rec: _Record) -> dict:
-        res = self.summary(rec)
-        sets = self._disk_sets(rec)
-        res['targetDiskSets'] = sets
-        res['objects'] = [sets[i % len(sets)]
-                          for i in range(res['objectsCount'])]
-        return res
-
-    def _stored(self, rec: _Record) -> int:
-        return self.data.allocated(rec.data)
-
-    # -- read-only calls ---------------------------------------------------
-    def volumes_list(self) -> typing.List[dict]:
-        with self.lock:
-            return [self.summary(v) for v in self._sorted(self.volumes)]
-
-    @staticmethod
-    def _sorted(recs: typing.Dict[str, _Record]) -> typing.List[_Record]:
-        return sorted(recs.values(), key=lambda r: r.vid)
-
-    def volume(self, ref: str) -> typing.List[dict]:
-        with self.lock:
-            return [self.summary(self.get_volume(ref))]
-
-    def volume_describe(self, ref: str) -> dict:
-        with self.lock:
-            return self._describe(self.get_volume(ref))
-
-    def volume_info(self, ref: str) -> dict:
-        with self.lock:
-            return self._info(self.get_volume(ref))
-
-    def snapshots_list(self) -> typing.List[dict]:
-        with self.lock:
-            return [self.summary(s) for s in self._sorted(self.snapshots)
-                    if not s.deleted]
-
-    def snapshot(self, ref: str) -> typing.List[dict]:
-        with self.lock:
-            return [self.summary(self.get_snapshot(ref))]
-
-    def snapshot_describe(self, ref: str) -> dict:
-        with self.lock:
-            return self._describe(self.get_snapshot(ref))
-
-    def snapshot_info(self, ref: str) -> dict:
-        with self.lock:
-            return self._info(self.get_snapshot(ref))
-
-    def volume_list_snapshots(self, ref: str) -> typing.List[dict]:
-        """The parent chain of a volume, nearest first."""
-        with self.lock:
-            rec = self.get_volume(ref)
-            res = []
-            parent = self._visible_parent(rec)
-            while parent is not None:
-                res.append(self.summary(parent))
-                parent = self._visible_parent(parent)
-            return res
-
-    def volumes_space(self) -> typing.List[dict]:
-        with self.lock:
-            self._refresh_written()
-            res = []
-            for rec in self._sorted(self.volumes):
-                item = self.summary(rec)
-                stored = self._chain_stored(rec)
-                item['storedSize'] = stored
-                item['spaceUsed'] = stored * rec.replication
-                res.append(item)
-            return res
-
-    def _chain_stored(self, rec: _Record) -> int:
-        total = self._stored(rec)
-        parent = self.by_vid.get(rec.parent) if rec.parent else None
-        while parent is not None:
-            total += self._stored(parent)
-            parent = self.by_vid.get(parent.parent) if parent.parent \
-                else None
-        return min(total, rec.size)
-
-    def snapshots_space(self) -> typing.List[dict]:
-        with self.lock:
-            self._refresh_written()
-            res = []
-            for rec in self._sorted(self.snapshots):
-                if rec.deleted:
-                    continue
-                item = self.summary(rec)
-                stored = self._stored(rec)
-                item['storedSize'] = stored
-                item['spaceUsed'] = stored * rec.replication
-                res.append(item)
-            return res
-
-    def volumes_status(self) -> typing.Dict[str, dict]:
-        with self.lock:
-            self._refresh_written()
-            res = {}
-            recs = self._sorted(self.volumes) + [
-                s for s in self._sorted(self.snapshots) if not s.deleted]
-            for rec in recs:
-                item = self.summary(rec)
-                stored = self._stored(rec)
-                item.update({
-                    'status': 'up', 'snapshot': rec.is_snapshot,
-                    'migrating': False, 'decreasedRedundancy': False,
-                    'balancerBlocked': False, 'syncingDataBytes': 0,
-                    'syncingMetaObjects': 0, 'downBytes': 0,
-                    'upSoonChainsCount': 0, 'downDrives': [],
-                    'missingDrives': [], 'missingTargetDrives': [],
-                    'softEjectingDrives': [], 'storedSize': stored,
-                    'onDiskSize': stored * rec.replication})
-                res[rec.name] = item
-            return res
-
-    def attachments_list(self) -> typing.List[dict]:
-        with self.lock:
-            res = []
-            for (vid, client), att in sorted(self.attachments.items()):
-                rec = self.by_vid[vid]
-                res.append({'volume': rec.name,
-                            'snapshot': rec.is_snapshot, 'client': client,
-                            'rights': att['rights'], 'pos': att['pos'],
-                            'globalId': rec.gid})
-            return res
-
-    def templates_list(self) -> typing.List[dict]:
-        with self.lock:
-            return [dict(t) for t in sorted(self.templates.values(),
-                                            key=lambda t: t['id'])]
-
-    def template_describe(self, name: str) -> dict:
-        with self.lock:
-            return dict(self.get_template(name))
-
-    def _pg_space(self, pg: str, disks: typing.Dict[str, dict]
-                  ) -> typing.Tuple[int, int]:
-        cap = free = 0
-        for did in self.placement_groups[pg]['disks']:
-            disk = disks[str(did)]
-            cap += disk['agCount'] * AG_SIZE
-            free += disk['agFree'] * AG_SIZE
-        return cap, free
-
-    def _refresh_written(self) -> None:
-        """Re-read the allocation of the data files devices can write."""
-        for name in self.devices.names():
-            rec = self.volumes.get(name) or self.snapshots.get(name)
-            if rec is not None:
-                self.data.refresh(rec.data)
-
-    def templates_status(self) -> typing.List[dict]:
-        """From kept counters (accounting.py), as StorPool answers it."""
-        with self.lock:
-            self._refresh_written()
-            disks = self.disks_list()
-            res = []
-            for tmpl in self.templates_list():
-                counters = self.by_vid.templates[tmpl['name']]
-                repl = tmpl['replication']
-                factor = repl if repl != '-' else 3
-                size = counters.volumes_size
-                stored = counters.stored
-                item = {
-                    'id': tmpl['id'], 'name': tmpl['name'],
-                    'placeAll': tmpl['placeAll'],
-                    'placeTail': tmpl['placeTail'],
-                    'placeHead': tmpl['placeHead'], 'replication': repl,
-                    'volumesCount': counters.volumes,
-                    'snapshotsCount': counters.snapshots,
-                    'removingSnapshotsCount': counters.removing,
-                    'size': size, 'totalSize': size * factor,
-                    'storedSize': stored, 'onDiskSize': stored * factor,
-                }
-                stored_est = {}
-                for key in ('placeAll', 'placeTail', 'placeHead'):
-                    cap, free = self._pg_space(tmpl[key], disks)
-                    suffix = key[len('place'):]
-                    item['capacityPlace' + suffix] = cap
-                    item['availablePlace' + suffix] = free
-                    stored_est[key] = {'capacity': cap // factor,
-                                       'free': free // factor}
-                cap, free = self._pg_space(tmpl['placeAll'], disks)
-                stored_est.update({'capacity': cap // factor,
-                                   'free': free // factor})
-                item['stored'] = stored_est
-                res.append(item)
-            return res
-
-    def disks_list(self) -> typing.Dict[str, dict]:
-        """Complete UpDiskSummary objects; usage follows the data files."""
-        with self.lock:
-            self._refresh_written()
-            raw = self.by_vid.raw  # kept: accounting.py
-            per_disk = raw / max(len(self.disks), 1)
-            nobjs = len(self.by_vid)
-            res = {}
-            for did, disk in sorted(self.disks.items()):
-                ag_count = disk['agCount']
-                ag_alloc = min(ag_count, int(math.ceil(per_disk / AG_SIZE)))
-                objs_count = ag_count * (AG_SIZE // OBJECT_SIZE)
-                objs_alloc = min(objs_count, int(math.ceil(
-                    per_disk / OBJECT_SIZE)) + nobjs)
-                entries_count = objs_count * 64
-                entries_alloc = min(entries_count,
-                                    int(math.ceil(per_disk / (128 * 1024))))
-                res[str(did)] = {
-                    'id': did, 'serverId': disk['serverId'],
-                    'ssd': disk['ssd'], 'generationLeft': -1,
-                    'model': 'EMU-SSD' if disk['ssd'] else 'EMU-HDD',
-                    'serial': 'EMU-%d' % did, 'description': '',
-                    'softEject': 'off',
-                    'sectorsCount': ag_count * AG_SIZE // SECTOR,
-                    'empty': raw == 0, 'noFua': False, 'noFlush': False,
-                    'noTrim': False, 'isWbc': False, 'journaled': False,
-                    'device': '/dev/emu%d' % did,
-                    'agCount': ag_count, 'agAllocated': ag_alloc,
-                    'agFree': ag_count - ag_alloc,
-                    'entriesCount': entries_count,
-                    'entriesAllocated': entries_alloc,
-                    'entriesFree': entries_count - entries_alloc,
-                    'objectsCount': objs_count,
-                    'objectsAllocated': objs_alloc,
-                    'objectsFree': objs_count - objs_alloc,
-                    'objectsOnDiskSize': int(per_disk),
-                    'scrubbingStartedBefore': 0, 'scrubbedBytes': 0,
-                    'scrubbingBW': 0, 'scrubbingFinishAfter': 0,
-                    'scrubbingPausedFor': 0, 'scrubbingPaused': False,
-                    'lastScrubCompleted': 0,
-                }
-            return res
-
-    def placement_groups_list(self) -> typing.Dict[str, dict]:
-        with self.lock:
-            return {name: {'id': pg['id'], 'name': name,
-                           'disks': list(pg['disks'])}
-                    for name, pg in self.placement_groups.items()}
-
-    def services_list(self) -> dict:
-        with self.lock:
-            version = '21.0.0.emulator'
-            start = self.started
-            clients = {str(cid): {'id': cid, 'status': status,
-                                  'version': version,
-                                  'startTime': start if status == 'running'
-                                  else None, 'nodeId': cid}
-                       for cid, status in sorted(self.clients.items())}
-            servers = {str(sid): {'id': sid, 'status': 'running',
-                                  'version': version, 'startTime': start,
-                                  'nodeId': sid, 'missingDisks': [],
-                                  'pendingDisks': []}
-                       for sid in sorted({d['serverId']
-                                          for d in self.disks.values()})}
-            mgmt = {'1': {'id': 1, 'status': 'running', 'active': True,
-                          'version': version, 'startTime': start,
-                          'nodeId': 1, 'prio': 0}}
-            return {'clusterStatus': 'running', 'clients': clients,
-                    'servers': servers, 'mgmt': mgmt, 'bridges': {},
-                    'iscsiTargets': {}}
-
-    def clients_config_dump(self) -> typing.List[dict]:
-        with self.lock:
-            return [{'id': cid, 'generation': self.generation,
-                     'clientGeneration': self.generation if st == 'running'
-                     else 0,
-                     'configStatus': 'ok' if st == 'running' else 'down',
-                     'delay': 0}
-                    for cid, st in sorted(self.clients.items())]
 
     # -- volumes -----------------------------------------------------------
     def volume_create(self, desc: dict) -> dict:
         with self.lock:
-            desc = _check_keys(desc, VOLUME_CREATE_KEYS, 'VolumeCreate')
+            desc = validate.check_keys(desc, validate.VOLUME_CREATE_KEYS,
+                                       'VolumeCreate')
             auto = 'name' not in desc
-            name = None if auto else check_name(desc['name'], 'volume')
+            name = (None if auto
+                    else validate.check_name(desc['name'], 'volume'))
             if 'parent' in desc and 'baseOn' in desc:
                 raise errors.invalid('parent and baseOn are exclusive')
             parent = source = tmpl = None
@@ -796,11 +299,11 @@ class Cluster(object):
                     size = tmpl['size']
                 else:
                     raise errors.invalid('No size given for the volume')
-            check_size(size)
+            validate.check_size(size)
             if origin is not None and size < origin.size:
                 raise errors.invalid(
-                    'Size %d is smaller than the size %d of %s' % (
-                        size, origin.size, origin.name))
+                    f'Size {size} is smaller than the size {origin.size} '
+                    f'of {origin.name}')
             self._validate_policy(desc)
             if name is not None:
                 self._check_free_name(name)
@@ -818,8 +321,8 @@ class Cluster(object):
                 try:
                     oid = self.data.create(size)
                 except OSError as exc:
-                    raise errors.invalid('Cannot create volume: %s' % exc)
-            rec = _Record('volume', name, vid, gid, size, oid)
+                    raise errors.invalid(f'Cannot create volume: {exc}')
+            rec = records.Record('volume', name, vid, gid, size, oid)
             if origin is not None:
                 rec.copy_policy(origin)
             if parent is not None:
@@ -836,7 +339,7 @@ class Cluster(object):
                 extra['name'] = name
             return self.ok(**extra)
 
-    def _in_use(self, rec: _Record) -> bool:
+    def _in_use(self, rec: records.Record) -> bool:
         """Does a device use this record's data file (flushed if so)?"""
         if self.devices.get(rec.name) is None:
             # An iSCSI target (tgtd) writes into the file too.
@@ -847,25 +350,26 @@ class Cluster(object):
     def volume_update(self, ref: str, desc: dict) -> dict:
         with self.lock:
             rec = self.get_volume(ref)
-            desc = _check_keys(desc, VOLUME_UPDATE_KEYS, 'VolumeUpdate')
+            desc = validate.check_keys(desc, validate.VOLUME_UPDATE_KEYS,
+                                       'VolumeUpdate')
             tmpl = None
             if 'template' in desc:
                 tmpl = self.get_template(desc['template'])
             new_name = None
             if 'rename' in desc:
-                new_name = check_name(desc['rename'], 'volume')
+                new_name = validate.check_name(desc['rename'], 'volume')
                 if new_name != rec.name:
                     self._check_free_name(new_name)
             size = rec.size
             if 'size' in desc:
-                size = check_size(desc['size'])
+                size = validate.check_size(desc['size'])
             if 'sizeAdd' in desc:
-                size += check_size(desc['sizeAdd'], 'sizeAdd')
-            check_size(size)
+                size += validate.check_size(desc['sizeAdd'], 'sizeAdd')
+            validate.check_size(size)
             if size < rec.size and not desc.get('shrinkOk'):
                 raise errors.invalid(
-                    'Volume %s: cannot shrink from %d to %d without '
-                    'shrinkOk' % (rec.name, rec.size, size))
+                    f'Volume {rec.name}: cannot shrink from {rec.size} to '
+                    f'{size} without shrinkOk')
             self._validate_policy(desc)
             if tmpl is not None:
                 self._apply_template(rec, tmpl)
@@ -891,8 +395,8 @@ class Cluster(object):
             rec = self.get_volume(ref)
             attached = self._attached(rec)
             if attached:
-                raise errors.invalid('Volume %s is attached to client %d' % (
-                    rec.name, attached[0][0]))
+                raise errors.invalid(f'Volume {rec.name} is attached to '
+                                     f'client {attached[0][0]}')
             self.iscsi.check_no_target(rec.name, 'delete')
             del self.volumes[rec.name]
             del self.by_vid[rec.vid]
@@ -903,7 +407,7 @@ class Cluster(object):
     def volume_revert(self, ref: str, desc: dict) -> dict:
         with self.lock:
             rec = self.get_volume(ref)
-            desc = _check_keys(desc, ('toSnapshot',), 'VolumeRevert')
+            desc = validate.check_keys(desc, ('toSnapshot',), 'VolumeRevert')
             if 'toSnapshot' not in desc:
                 raise errors.invalid('VolumeRevert: toSnapshot is required')
             snap = self.get_snapshot(desc['toSnapshot'])
@@ -913,12 +417,12 @@ class Cluster(object):
                 ancestors.add(vid)
                 vid = self.by_vid[vid].parent
             if snap.vid not in ancestors and snap.on_volume != rec.name:
-                raise errors.invalid('Snapshot %s is not a snapshot of '
-                                     'volume %s' % (snap.name, rec.name))
+                raise errors.invalid(f'Snapshot {snap.name} is not a '
+                                     f'snapshot of volume {rec.name}')
             attached = self._attached(rec)
             if attached:
-                raise errors.invalid('Volume %s is attached to client %d' % (
-                    rec.name, attached[0][0]))
+                raise errors.invalid(f'Volume {rec.name} is attached to '
+                                     f'client {attached[0][0]}')
             self.iscsi.check_no_target(rec.name, 'revert')
             old = rec.data
             rec.data = self.data.clone(snap.data, snap.size)
@@ -929,14 +433,14 @@ class Cluster(object):
             return self.ok()
 
     # -- snapshots ---------------------------------------------------------
-    def _make_snapshot(self, vol: _Record, name: typing.Optional[str],
-                       tags: typing.Optional[dict]) -> _Record:
+    def _make_snapshot(self, vol: records.Record, name: str | None,
+                       tags: dict | None) -> records.Record:
         vid, gid = self._new_ids()
         auto = name is None
         if auto:
             name = '*' + gid
         frozen = self.data.freeze(vol.data, self._in_use(vol))
-        snap = _Record('snapshot', name, vid, gid, vol.size, frozen)
+        snap = records.Record('snapshot', name, vid, gid, vol.size, frozen)
         snap.copy_policy(vol)
         snap.parent = vol.parent
         snap.on_volume = vol.name
@@ -948,15 +452,15 @@ class Cluster(object):
         vol.parent = vid
         return snap
 
-    def _snapshot_opts(self, snap: _Record, desc: dict) -> None:
+    def _snapshot_opts(self, snap: records.Record, desc: dict) -> None:
         if 'bind' in desc:
             snap.bound = bool(desc['bind'])
         if 'targetDeleteDate' in desc:
-            if not _is_int(desc['targetDeleteDate']):
+            if not validate.is_int(desc['targetDeleteDate']):
                 raise errors.invalid('targetDeleteDate must be an integer')
             snap.target_delete_date = desc['targetDeleteDate'] or None
         if 'deleteAfter' in desc:
-            if not _is_int(desc['deleteAfter']):
+            if not validate.is_int(desc['deleteAfter']):
                 raise errors.invalid('deleteAfter must be an integer')
             snap.target_delete_date = (int(time.time()) +
                                        desc['deleteAfter'])
@@ -964,13 +468,15 @@ class Cluster(object):
     def volume_snapshot(self, ref: str, desc: dict) -> dict:
         with self.lock:
             vol = self.get_volume(ref)
-            desc = _check_keys(desc, SNAPSHOT_CREATE_KEYS, 'VolumeSnapshot')
+            desc = validate.check_keys(desc, validate.SNAPSHOT_CREATE_KEYS,
+                                       'VolumeSnapshot')
             name = desc.get('name')
             if name is not None:
-                check_name(name, 'snapshot')
+                validate.check_name(name, 'snapshot')
                 self._check_free_name(name)
-            tags = check_tags(desc.get('tags', {}))
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x', SECTOR, '')
+            tags = validate.check_tags(desc.get('tags', {}))
+            scratch = records.Record('snapshot', 'x', 0, 'x.x.x',
+                                     validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             snap = self._make_snapshot(vol, name, tags)
             self._snapshot_opts(snap, desc)
@@ -982,29 +488,29 @@ class Cluster(object):
 
     def volumes_group_snapshot(self, desc: dict) -> dict:
         with self.lock:
-            desc = _check_keys(desc, ('volumes', 'tags'),
-                               'VolumesGroupSnapshot')
+            desc = validate.check_keys(desc, ('volumes', 'tags'),
+                                       'VolumesGroupSnapshot')
             specs = desc.get('volumes', [])
-            common = check_tags(desc.get('tags', {}))
+            common = validate.check_tags(desc.get('tags', {}))
             if not isinstance(specs, list) or not specs:
                 raise errors.invalid('volumes must be a non-empty list')
             plan = []
             names = set()
             for spec in specs:
-                spec = _check_keys(spec, ('volume', 'name', 'tags'),
-                                   'GroupSnapshotSpec')
+                spec = validate.check_keys(spec, ('volume', 'name', 'tags'),
+                                           'GroupSnapshotSpec')
                 if 'volume' not in spec:
                     raise errors.invalid('GroupSnapshotSpec: no volume')
                 vol = self.get_volume(spec['volume'])
                 name = spec.get('name')
                 if name is not None:
-                    check_name(name, 'snapshot')
+                    validate.check_name(name, 'snapshot')
                     self._check_free_name(name)
                     if name in names:
                         raise errors.exists('Snapshot', name)
                     names.add(name)
                 tags = dict(common)
-                tags.update(check_tags(spec.get('tags', {})))
+                tags.update(validate.check_tags(spec.get('tags', {})))
                 plan.append((vol, name, tags))
             res = []
             for vol, name, tags in plan:
@@ -1019,17 +525,19 @@ class Cluster(object):
     def snapshot_update(self, ref: str, desc: dict) -> dict:
         with self.lock:
             snap = self.get_snapshot(ref)
-            desc = _check_keys(desc, SNAPSHOT_UPDATE_KEYS, 'SnapshotUpdate')
+            desc = validate.check_keys(desc, validate.SNAPSHOT_UPDATE_KEYS,
+                                       'SnapshotUpdate')
             tmpl = None
             if 'template' in desc:
                 tmpl = self.get_template(desc['template'])
             new_name = None
             if 'rename' in desc:
-                new_name = check_name(desc['rename'], 'snapshot')
+                new_name = validate.check_name(desc['rename'], 'snapshot')
                 if new_name != snap.name:
                     self._check_free_name(new_name)
             self._validate_policy(desc)
-            scratch = _Record('snapshot', 'x', 0, 'x.x.x', SECTOR, '')
+            scratch = records.Record('snapshot', 'x', 0, 'x.x.x',
+                                     validate.SECTOR, '')
             self._snapshot_opts(scratch, desc)
             if tmpl is not None:
                 self._apply_template(snap, tmpl)
@@ -1044,13 +552,13 @@ class Cluster(object):
                 self.devices.rename(old, new_name)
             return self.ok()
 
-    def _children(self, rec: _Record) -> typing.Tuple[
-            typing.List[_Record], typing.List[_Record]]:
+    def _children(self, rec: records.Record) -> tuple[
+            list[records.Record], list[records.Record]]:
         vols = [v for v in self.volumes.values() if v.parent == rec.vid]
         snaps = [s for s in self.snapshots.values() if s.parent == rec.vid]
         return vols, snaps
 
-    def _remove_snapshot(self, snap: _Record) -> None:
+    def _remove_snapshot(self, snap: records.Record) -> None:
         _vols, snaps = self._children(snap)
         for child in snaps:
             child.parent = snap.parent
@@ -1074,8 +582,8 @@ class Cluster(object):
             attached = self._attached(snap)
             if attached:
                 raise errors.invalid(
-                    'Snapshot %s is attached to client %d' % (
-                        snap.name, attached[0][0]))
+                    f'Snapshot {snap.name} is attached to client '
+                    f'{attached[0][0]}')
             vols, _snaps = self._children(snap)
             if vols:
                 # StorPool keeps it (marked deleted) while children need it.
@@ -1088,179 +596,7 @@ class Cluster(object):
             self._gc()
             return self.ok()
 
-    # -- attachments -------------------------------------------------------
-    def _free_pos(self, client: int) -> int:
-        used = {att['pos'] for (_vid, cid), att in self.attachments.items()
-                if cid == client}
-        for pos in range(MAX_POS + 1):
-            if pos not in used:
-                return pos
-        raise errors.EmulatorError(
-            'invalidParam', 'too many attachments on client %d' % client)
-
-    def _parse_reassign(self, item: typing.Any) -> dict:
-        item = _check_keys(item, REASSIGN_KEYS, 'VolumeReassignDesc')
-        if ('volume' in item) == ('snapshot' in item):
-            raise errors.invalid('exactly one of volume or snapshot needed')
-        ro = client_ids(item.get('ro', []), 'ro')
-        rw = client_ids(item.get('rw', []), 'rw')
-        if item.get('detach', []) != 'all':
-            client_ids(item.get('detach', []), 'detach')
-        if 'volume' in item:
-            rec = self.get_volume(item['volume'])
-        else:
-            rec = self.get_snapshot(item['snapshot'])
-            if 'rw' in item:
-                raise errors.invalid(
-                    'Snapshot %s can only be attached read-only' %
-                    rec.name)
-        detach = item.get('detach', [])
-        if detach == 'all':
-            detach = [c for (vid, c) in self.attachments if vid == rec.vid]
-        else:
-            detach = client_ids(detach, 'detach')
-        if set(ro) & set(rw):
-            raise errors.invalid('a client cannot be both ro and rw')
-        force = item.get('force', False)
-        if not isinstance(force, bool):
-            raise errors.invalid('force must be a boolean')
-        return {'rec': rec, 'detach': detach, 'ro': ro, 'rw': rw,
-                'force': force}
-
-    def _detach(self, rec: _Record, client: int, force: bool) -> None:
-        if (rec.vid, client) not in self.attachments:
-            return
-        local = self.devices.for_client(client)
-        if local is not None:
-            local.detach(rec.name, force)
-            self.data.refresh(rec.data)  # what the device wrote
-        del self.attachments[(rec.vid, client)]
-
-    def _attach(self, rec: _Record, client: int, rights: str) -> None:
-        key = (rec.vid, client)
-        att = self.attachments.get(key)
-        if self.devices.for_client(client) is not None:
-            path = self.data.materialize(rec.data)
-            self.devices.attach_for(client, rec.name, rec.gid, path,
-                                    rights == 'ro')
-        if att is None:
-            att = {'pos': self._free_pos(client)}
-            self.attachments[key] = att
-        att['rights'] = rights
-        self.clients.setdefault(client, 'running')
-
-    def volumes_reassign(self, items: typing.Any) -> typing.List[int]:
-        """Apply attach/detach requests; returns the clients attached to.
-
-        Everything is checked first (names, rights, "is open at" for this
-        host's devices), then applied, so a refused request changes nothing.
-        """
-        with self.lock:
-            if not isinstance(items, list):
-                raise errors.invalid('expected a list of reassign requests')
-            plan = [self._parse_reassign(item) for item in items]
-            for step in plan:
-                rec = step['rec']
-                for client in step['detach']:
-                    local = self.devices.for_client(client)
-                    if (local is not None and not step['force']
-                            and (rec.vid, client) in self.attachments
-                            and local.holders(rec.name)):
-                        raise errors.EmulatorError(
-                            'busy', "'%s' is open at client %d" % (
-                                rec.name, client), 409)
-            targets = []
-            for step in plan:
-                rec = step['rec']
-                for client in step['detach']:
-                    self._detach(rec, client, step['force'])
-                for rights in ('ro', 'rw'):
-                    for client in step[rights]:
-                        self._attach(rec, client, rights)
-                        targets.append(client)
-            self._bump()
-            return targets
-
-    def volumes_reassign_wait(self, desc: dict,
-                              max_wait: float = MAX_WAIT) -> dict:
-        """Reassign, then wait for the clients (``attachTimeout``)."""
-        desc = _check_keys(desc, ('reassign', 'attachTimeout'),
-                           'VolumesReassignWait')
-        timeout = desc.get('attachTimeout')
-        if timeout is not None and (not _is_int(timeout) or timeout < 0):
-            raise errors.invalid('attachTimeout must be a non-negative int')
-        targets = self.volumes_reassign(desc.get('reassign', []))
-        deadline = time.monotonic() + min(
-            max_wait, max_wait if timeout is None else timeout)
-        while True:
-            with self.lock:
-                down = sorted({c for c in targets
-                               if self.clients.get(c) != 'running'})
-                gen = self.generation
-            if not down:
-                return {'ok': True, 'generation': gen}
-            if time.monotonic() >= deadline:
-                return {'ok': True, 'generation': gen,
-                        'info': 'timed out waiting for clients %s' %
-                        ', '.join(str(c) for c in down)}
-            time.sleep(0.05)
-
-    def add_local_client(self, client: int, dev_dir: str) -> None:
-        """Another client on this machine, its devices under dev_dir."""
-        client = client_ids([client], 'client')[0]
-        with self.lock:
-            self.devices.add_client(client, dev_dir)
-            self.clients[client] = 'running'
-            self._bump()
-
-    def set_client_status(self, client: int, status: str) -> None:
-        """Mark a (remote) client running or down (control API)."""
-        if status not in ('running', 'down'):
-            raise errors.invalid('client status must be running or down')
-        client = client_ids([client], 'client')[0]
-        with self.lock:
-            if client == self.client_id and status != 'running':
-                raise errors.invalid('the emulator\'s own client is always '
-                                     'running')
-            if self.devices.for_client(client) is not None and \
-                    status != 'running':
-                raise errors.invalid('local client %d is always running'
-                                     % client)
-            self.clients[client] = status
-            self._bump()
-
     # -- state -------------------------------------------------------------
-    def dump(self) -> dict:
-        """Everything, for tests: volumes, snapshots, attachments, ..."""
-        with self.lock:
-            self._refresh_written()
-
-            def full(rec: _Record) -> dict:
-                item = self.summary(rec)
-                item['dataObject'] = self.data.describe(rec.data)
-                item['storedSize'] = self._stored(rec)
-                return item
-            return {
-                'generation': self.generation,
-                'clientId': self.client_id,
-                'deviceMode': self.devices.mode,
-                'devDir': self.devices.dev_dir,
-                'volumes': {n: full(r) for n, r in self.volumes.items()},
-                'snapshots': {s.name: full(s)
-                              for s in self.snapshots.values()},
-                'attachments': self.attachments_list(),
-                'devices': self.devices.describe(),
-                'templates': {n: dict(t)
-                              for n, t in self.templates.items()},
-                'placementGroups': self.placement_groups_list(),
-                'clients': {str(c): s for c, s in self.clients.items()},
-                'tags': {r.name: dict(r.tags) for r in self.by_vid.values()
-                         if r.tags},
-                'dataObjects': [self.data.describe(o)
-                                for o in self.data.ids()],
-                'iscsi': self.iscsi.info(),
-            }
-
     def read_data(self, ref: str, offset: int, length: int,
                   snapshot: bool = False) -> bytes:
         """Content of a volume/snapshot, without attaching it."""

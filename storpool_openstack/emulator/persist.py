@@ -26,13 +26,13 @@ emulator process, as a StorPool client's do when it stops.
 
 import json
 import os
-import typing
 
 from oslo_log import log as logging
 
 from storpool_openstack.emulator import accounting
 from storpool_openstack.emulator import data as sp_data
 from storpool_openstack.emulator import model
+from storpool_openstack.emulator import records
 
 LOG = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _objects(store: sp_data.DataStore) -> dict:
             for oid, obj in store._objs.items()}
 
 
-def _public(rec: model._Record) -> dict:
+def _public(rec: records.Record) -> dict:
     """A record's own fields (not the bookkeeping of accounting.Index)."""
     return {k: v for k, v in vars(rec).items() if not k.startswith('_')}
 
@@ -119,7 +119,7 @@ def load(cluster: model.Cluster, state_dir: str) -> bool:
 
 def _restore(cluster: model.Cluster, state: dict) -> None:
     store = cluster.data
-    objects: typing.Dict[str, sp_data._Obj] = {}
+    objects: dict[str, sp_data._Obj] = {}
     for oid, item in state['data']['objects'].items():
         fname = item['file']
         obj = sp_data._Obj(oid, os.path.join(store.root, fname)
@@ -142,8 +142,8 @@ def _restore(cluster: model.Cluster, state: dict) -> None:
         cluster.by_vid = accounting.Index(store.allocated, store.ids())
         store.on_alloc = cluster.by_vid.alloc_changed
         for item in state['records']:
-            rec = model._Record(item['kind'], item['name'], item['vid'],
-                                item['gid'], item['size'], item['data'])
+            rec = records.Record(item['kind'], item['name'], item['vid'],
+                                 item['gid'], item['size'], item['data'])
             for key, value in item.items():
                 if not key.startswith('_'):
                     setattr(rec, key, value)

@@ -50,24 +50,23 @@ def new_token() -> str:
     return str(secrets.randbelow(9 * 10 ** 18) + 10 ** 18)
 
 
-def config_text(config: typing.Dict[str, str]) -> str:
+def config_text(config: dict[str, str]) -> str:
     """storpool.conf lines; values unquoted, as both readers need."""
-    return ''.join('%s=%s\n' % (key, value)
+    return ''.join(f'{key}={value}\n'
                    for key, value in config.items())
 
 
-class Emulator(object):
+class Emulator:
     """A StorPool API emulator listening on ``host:port``."""
 
     def __init__(self, state_dir: str, host: str = '127.0.0.1',
                  port: int = 0, dev_dir: str = '/dev',
-                 token: typing.Optional[str] = None, client_id: int = 1,
+                 token: str | None = None, client_id: int = 1,
                  device_mode: str = 'auto', templates: typing.Any = None,
                  volume_prefix: str = 'os',
                  allow_remote: bool = False,
                  iscsi_target: str = 'auto',
-                 extra_clients: typing.Optional[
-                     typing.Dict[int, str]] = None,
+                 extra_clients: dict[int, str] | None = None,
                  persist: bool = False) -> None:
         """An emulator; see the class.
 
@@ -76,7 +75,7 @@ class Emulator(object):
         """
         if not allow_remote and not is_loopback(host):
             raise ValueError('refusing to listen on non-loopback address '
-                             '%s without allow_remote' % host)
+                             f'{host} without allow_remote')
         os.makedirs(state_dir, exist_ok=True)
         self.state_dir = state_dir
         self.token = token or new_token()
@@ -93,7 +92,7 @@ class Emulator(object):
         except Exception:
             self.cluster.close()
             raise
-        self.saver: typing.Optional[sp_persist.Saver] = None
+        self.saver: sp_persist.Saver | None = None
         if persist:
             try:
                 sp_persist.load(self.cluster, state_dir)
@@ -110,10 +109,10 @@ class Emulator(object):
         except OSError as exc:
             self.cluster.close()
             if exc.errno == errno.EADDRINUSE:
-                raise OSError(exc.errno, 'cannot listen on %s port %d: the '
-                              'port is already in use (pick another '
-                              '--port, or 0 for any free port)' %
-                              (host, port)) from None
+                raise OSError(exc.errno, f'cannot listen on {host} port '
+                              f'{port}: the port is already in use (pick '
+                              'another --port, or 0 for any free port)'
+                              ) from None
             raise
         except Exception:
             self.cluster.close()
@@ -123,11 +122,11 @@ class Emulator(object):
             self.server.service_actions = self.saver
         self.host = host
         self.port = self.server.server_address[1]
-        self._thread: typing.Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return 'http://%s:%d' % (self.host, self.port)
+        return f'http://{self.host}:{self.port}'
 
     @property
     def device_mode(self) -> str:
@@ -149,7 +148,7 @@ class Emulator(object):
                 'localClients': {str(c): d for c, d in
                                  self.cluster.devices.clients().items()}}
 
-    def config(self) -> typing.Dict[str, str]:
+    def config(self) -> dict[str, str]:
         """The storpool.conf keys a client needs to reach this emulator."""
         return {'SP_API_HTTP_HOST': self.host,
                 'SP_API_HTTP_PORT': str(self.port),
@@ -166,8 +165,8 @@ class Emulator(object):
 
     def listen_line(self) -> str:
         """The one line the command prints (never the token)."""
-        return ('storpool-emulator listening on %s (device mode: %s, '
-                'state: %s)' % (self.url, self.device_mode, self.state_dir))
+        return (f'storpool-emulator listening on {self.url} (device mode: '
+                f'{self.device_mode}, state: {self.state_dir})')
 
     def start(self) -> None:
         """Serve in a background thread."""

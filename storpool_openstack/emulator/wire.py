@@ -90,9 +90,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             length = int(raw)
         except ValueError:
-            raise errors.invalid('Invalid Content-Length %r' % raw)
+            raise errors.invalid(f'Invalid Content-Length {raw!r}')
         if length < 0:
-            raise errors.invalid('Invalid Content-Length %r' % raw)
+            raise errors.invalid(f'Invalid Content-Length {raw!r}')
         if length > MAX_BODY:
             # Drain what we reasonably can so the client sees our answer.
             left = min(length, _DISCARD_LIMIT)
@@ -102,18 +102,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     break
                 left -= len(chunk)
             raise errors.EmulatorError(
-                'invalidParam', 'Request body of %d bytes is larger than '
-                'the limit of %d bytes' % (length, MAX_BODY), 413)
+                'invalidParam', f'Request body of {length} bytes is larger '
+                f'than the limit of {MAX_BODY} bytes', 413)
         return self.rfile.read(length) if length else b''
 
     @staticmethod
-    def _parse_json(raw: typing.Union[bytes, str]) -> typing.Any:
+    def _parse_json(raw: bytes | str) -> typing.Any:
         if not raw:
             return None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise errors.invalid('Malformed JSON in the request: %s' % exc)
+            raise errors.invalid(f'Malformed JSON in the request: {exc}')
 
     def _authorized(self) -> bool:
         want = ('Storpool v1:' + self.server.token).encode()
@@ -125,9 +125,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         start = time.time()
         # Split only on '?': names may contain '#', which is no fragment.
         path, _sep, qstr = self.path.partition('?')
-        entry: typing.Dict[str, typing.Any] = {
+        entry: dict[str, typing.Any] = {
             'method': verb, 'path': self.path, 'query': None, 'args': [],
-            'body': None, 'multiCluster': False, 'timestamp': start}
+            'body': None, 'multiCluster': False, 'answerDropped': False,
+            'timestamp': start}
         status, payload = 200, None
         try:
             raw = self._read_body()
@@ -152,7 +153,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             LOG.exception('emulator: %s %s failed', verb, self.path)
             status = 500
             payload = errors.EmulatorError(
-                'internalError', '%s: %s' % (type(exc).__name__, exc),
+                'internalError', f'{type(exc).__name__}: {exc}',
                 500).to_json()
         if not path.startswith(CONTROL_PREFIX):
             entry['status'] = status
@@ -160,23 +161,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if 'error' in payload else None
             entry['duration'] = time.time() - start
             self.server.calls.record(**entry)
+        if entry['answerDropped']:
+            self._drop_answer()
+            return
         try:
             self._send(status, payload)
         except OSError as exc:
             LOG.debug('emulator: could not answer: %s', exc)
 
+    def _drop_answer(self) -> None:
+        """Reset the connection instead of answering (a lost answer)."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack('ii', 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+        self.close_connection = True
+
     def _api(self, verb: str, path: str, qstr: str, raw: bytes,
              entry: dict) -> dict:
         if not path.startswith(API_PREFIX):
             raise errors.EmulatorError('invalidParam',
-                                       'Unknown path %r' % path, 404)
+                                       f'Unknown path {path!r}', 404)
         parts = [urllib.parse.unquote(p)
                  for p in path[len(API_PREFIX):].split('/')]
         if parts and parts[0] == 'RemoteCommand':
             cluster = parts[1] if len(parts) > 1 else ''
             entry['query'] = parts[2] if len(parts) > 2 else None
             raise errors.EmulatorError(
-                'invalidParam', 'Unknown cluster %r' % cluster, 404)
+                'invalidParam', f'Unknown cluster {cluster!r}', 404)
         if parts and parts[0] == 'MultiCluster':
             entry['multiCluster'] = True
             parts = parts[1:]
@@ -192,25 +206,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if 'json' in params:
                 body = self._parse_json(params['json'][0])
                 entry['body'] = body
-        latency, fault = self.server.faults.check(query)
+        verdict = self.server.faults.check(query)
         self.server.faults.wait_if_held(query, entry)
-        if latency:
-            time.sleep(latency)
-        if fault is not None:
-            raise fault
+        if verdict.latency:
+            time.sleep(verdict.latency)
+        if verdict.error is not None:
+            raise verdict.error
+        # Set before the call runs: its answer is lost even if it fails.
+        entry['answerDropped'] = verdict.drop_answer
         cluster = self.server.cluster
         data = api.dispatch(cluster, verb, query, args, body)
         return {'generation': cluster.generation, 'data': data}
 
 
-class Control(object):
+class Control:
     """The ``/emulator/...`` endpoint tests use (same token)."""
 
     def __init__(self, server: 'EmulatorHTTPServer') -> None:
         self.server = server
 
     def handle(self, verb: str, cmd: str, qstr: str,
-               body: typing.Any) -> typing.Tuple[int, dict]:
+               body: typing.Any) -> tuple[int, dict]:
         srv = self.server
         cluster = srv.cluster
         params = {k: v[-1] for k, v in urllib.parse.parse_qs(qstr).items()}
@@ -236,7 +252,7 @@ class Control(object):
                 try:
                     srv.faults.add(sp_faults.Fault.from_json(body))
                 except TypeError as exc:
-                    raise errors.invalid('bad fault: %s' % exc)
+                    raise errors.invalid(f'bad fault: {exc}')
             data = {'ok': True}
         elif key == ('DELETE', 'faults'):
             srv.faults.clear()
@@ -280,7 +296,8 @@ class Control(object):
             data = {'ok': True}
         else:
             raise errors.EmulatorError(
-                'invalidParam', 'Unknown control call %s %s' % key, 404)
+                'invalidParam', f'Unknown control call {key[0]} {key[1]}',
+                404)
         return 200, {'generation': cluster.generation, 'data': data}
 
 
@@ -291,7 +308,7 @@ class EmulatorHTTPServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: typing.Tuple[str, int],
+    def __init__(self, address: tuple[str, int],
                  cluster: model.Cluster, token: str,
                  faults: sp_faults.FaultInjector,
                  calls: sp_faults.CallLog,

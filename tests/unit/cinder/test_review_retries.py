@@ -19,14 +19,9 @@ first attempt already did it. The driver must see that the rename
 happened, or Cinder ends up with a record that names nothing (and, for
 a failed manage, a delete of that record deletes the managed data).
 
-A small TCP relay between the driver and the emulator passes every call
-through and, once, resets the driver's connection after StorPool has
-answered a VolumeUpdate/SnapshotUpdate.
+The emulator's drop-answer fault runs the call and then, once, resets the
+driver's connection instead of answering.
 """
-
-import socket
-import struct
-import threading
 
 from cinder import exception
 from cinder.tests.unit import utils as test_utils
@@ -37,89 +32,28 @@ from tests.unit.cinder import base
 GiB = base.GiB
 
 
-class _ResettingRelay:
-    """Relays HTTP calls; drops the answer of the first `query` call."""
+class _LostAnswerTestCase(base.DriverTestCase):
 
-    def __init__(self, host: str, port: int, query: str):
-        self.target = (host, port)
-        self.query = query.encode()
-        self.dropped = 0
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+    def lost_answer(self, query: str, retries: int = 1):
+        """A driver whose next `query` is done but gets no answer."""
+        self.emu.control.drop_answer(query)
+        return self.make_driver(storpool_api_retries=retries)
 
-    def close(self):
-        self._stop = True
-        self.sock.close()
-
-    @staticmethod
-    def _read_request(conn) -> bytes:
-        data = b''
-        while b'\r\n\r\n' not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-        head, _sep, body = data.partition(b'\r\n\r\n')
-        length = 0
-        for line in head.split(b'\r\n')[1:]:
-            name, _c, value = line.partition(b':')
-            if name.strip().lower() == b'content-length':
-                length = int(value.strip())
-        while len(body) < length:
-            body += conn.recv(65536)
-        return head + b'\r\n\r\n' + body
-
-    def _run(self):
-        while not self._stop:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                request = self._read_request(conn)
-                with socket.create_connection(self.target) as up:
-                    up.sendall(request)
-                    answer = b''
-                    while True:
-                        chunk = up.recv(65536)
-                        if not chunk:
-                            break
-                        answer += chunk
-                first_line = request.split(b'\r\n', 1)[0]
-                if self.dropped == 0 and self.query in first_line:
-                    self.dropped += 1
-                    # RST instead of the answer.
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                    struct.pack('ii', 1, 0))
-                    continue
-                conn.sendall(answer)
+    def assertAnswerDropped(self, query: str) -> None:
+        self.assertEqual(1, sum(c['answerDropped']
+                                for c in self.calls(query)))
 
 
-class _RelayedTestCase(base.DriverTestCase):
-
-    def relayed(self, query: str, retries: int = 1):
-        relay = _ResettingRelay(self.emu.host, self.emu.port, query)
-        self.addCleanup(relay.close)
-        drv = self.make_driver(storpool_api_port=relay.port,
-                               storpool_api_retries=retries)
-        return drv, relay
-
-
-class LostRenameAnswerTestCase(_RelayedTestCase):
+class LostRenameAnswerTestCase(_LostAnswerTestCase):
 
     def test_manage_volume(self):
         gid = self.driver._api.volume_create(
             {'name': 'legacy-data', 'size': GiB, 'replication': 3}
         )['globalId']
-        drv, relay = self.relayed('VolumeUpdate')
+        drv = self.lost_answer('VolumeUpdate')
         vol = self.volume()
         drv.manage_existing(vol, {'source-name': 'legacy-data'})
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumeUpdate')
         self.assertEqual(gid, self.sp_volume(vol)['globalId'])
 
     def test_manage_snapshot(self):
@@ -127,19 +61,19 @@ class LostRenameAnswerTestCase(_RelayedTestCase):
         self.driver.create_volume(vol)
         self.driver._api.snapshot_create(self.vname(vol),
                                          {'name': 'backup-1'})
-        drv, relay = self.relayed('SnapshotUpdate')
+        drv = self.lost_answer('SnapshotUpdate')
         snap = self.snapshot(vol)
         drv.manage_existing_snapshot(snap, {'source-name': 'backup-1'})
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('SnapshotUpdate')
         self.assertEqual([self.sname(snap)], list(self.snapshots()))
 
     def test_update_migrated_volume(self):
         orig = self.volume()
         new = self.volume(size=2)
         self.driver.create_volume(new)
-        drv, relay = self.relayed('VolumeUpdate')
+        drv = self.lost_answer('VolumeUpdate')
         res = drv.update_migrated_volume(self.ctxt, orig, new, 'available')
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumeUpdate')
         self.assertEqual({'_name_id': None}, res)
         self.assertEqual([self.vname(orig)], list(self.state()['volumes']))
 
@@ -158,10 +92,10 @@ class LostRenameAnswerTestCase(_RelayedTestCase):
     def test_create_snapshot(self):
         vol = self.volume()
         self.driver.create_volume(vol)
-        drv, relay = self.relayed('VolumeSnapshot')
+        drv = self.lost_answer('VolumeSnapshot')
         snap = self.snapshot(vol)
         drv.create_snapshot(snap)
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumeSnapshot')
         self.assertEqual([self.sname(snap)], list(self.snapshots()))
 
     def test_create_snapshot_name_of_another_volume(self):
@@ -177,7 +111,7 @@ class LostRenameAnswerTestCase(_RelayedTestCase):
         self.assertIn('objectExists', str(exc))
 
 
-class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
+class LostGroupSnapshotAnswerTestCase(_LostAnswerTestCase):
     """The same for VolumesGroupSnapshot (group snapshots, group clones)."""
 
     def setUp(self):
@@ -201,9 +135,9 @@ class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
         gsnap = test_utils.create_group_snapshot(
             self.ctxt, grp.id, group_type_id=self.group_type)
         snaps = [self.snapshot(v, group_snapshot_id=gsnap.id) for v in vols]
-        drv, relay = self.relayed('VolumesGroupSnapshot')
+        drv = self.lost_answer('VolumesGroupSnapshot')
         model, _updates = drv.create_group_snapshot(self.ctxt, gsnap, snaps)
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumesGroupSnapshot')
         self.assertEqual('available', model['status'])
         self.assertEqual(sorted(self.sname(s) for s in snaps),
                          sorted(self.snapshots()))
@@ -218,10 +152,10 @@ class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
     def test_group_from_group(self):
         grp, vols = self.group()
         grp2, vols2 = self.target_group(len(vols))
-        drv, relay = self.relayed('VolumesGroupSnapshot')
+        drv = self.lost_answer('VolumesGroupSnapshot')
         drv.create_group_from_src(self.ctxt, grp2, vols2,
                                   source_group=grp, source_vols=vols)
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumesGroupSnapshot')
         self.assertEqual({}, self.snapshots())
         self.assertEqual(sorted(self.vname(v) for v in vols + vols2),
                          sorted(self.state()['volumes']))
@@ -231,11 +165,11 @@ class LostGroupSnapshotAnswerTestCase(_RelayedTestCase):
         # snapshots: they must not stay behind.
         grp, vols = self.group()
         grp2, vols2 = self.target_group(len(vols))
-        drv, relay = self.relayed('VolumesGroupSnapshot', retries=0)
+        drv = self.lost_answer('VolumesGroupSnapshot', retries=0)
         self.assertRaises(exception.VolumeBackendAPIException,
                           drv.create_group_from_src, self.ctxt, grp2, vols2,
                           source_group=grp, source_vols=vols)
-        self.assertEqual(1, relay.dropped)
+        self.assertAnswerDropped('VolumesGroupSnapshot')
         self.assertEqual({}, self.snapshots())
         self.assertEqual(sorted(self.vname(v) for v in vols),
                          sorted(self.state()['volumes']))

@@ -95,6 +95,26 @@ class FaultsTestCase(base.TestCase):
         self.assertGreaterEqual(self.ctl.calls('VolumesList')[0]
                                 ['duration'], 0.3)
 
+    def test_drop_answer(self) -> None:
+        self.ctl.drop_answer('VolumeCreate')
+        self.assertRaises((OSError, http.client.HTTPException),
+                          self.api.volumeCreate,
+                          {'name': 'vol', 'size': base.GiB})
+        # The call ran: the volume is there, only the answer was lost.
+        self.assertEqual(['vol'], list(self.ctl.state()['volumes']))
+        self.assertEqual([], self.ctl.faults())
+        # A retry meets what the first attempt did.
+        exc = self.assertRaises(spapi.ApiError, self.api.volumeCreate,
+                                {'name': 'vol', 'size': base.GiB})
+        self.assertEqual('objectExists', exc.name)
+        self.assertEqual([(True, 200, None), (False, 409, 'objectExists')],
+                         [(c['answerDropped'], c['status'], c['error'])
+                          for c in self.ctl.calls('VolumeCreate')])
+
+    def test_drop_answer_needs_an_error_fault(self) -> None:
+        self.assertRaises(control.ControlError, self.ctl.add_fault,
+                          'VolumeCreate', error=False, drop_answer=True)
+
     def test_hold(self) -> None:
         self.ctl.hold('VolumeCreate')
         done = []

@@ -25,6 +25,7 @@ from storpool import sptypes
 from storpool_openstack.emulator import data
 from storpool_openstack.emulator import errors
 from storpool_openstack.emulator import model
+from storpool_openstack.emulator import validate
 from tests.unit.emulator import base
 
 MiB = base.MiB
@@ -131,7 +132,7 @@ class ModelTestCase(oslo_base.BaseTestCase):
         self.assertEqual([auto['autoName'], 's2', 's1'], chain)
         snap = self.cl.snapshot('~' + first['snapshotGlobalId'])[0]
         self.assertEqual('s1', snap['name'])
-        self.assertRegex(snap['globalId'], model.GLOBAL_ID_RE)
+        self.assertRegex(snap['globalId'], validate.GLOBAL_ID_RE)
         gids = {r['globalId'] for r in self.cl.snapshots_list() +
                 self.cl.volumes_list()}
         self.assertEqual(4, len(gids))

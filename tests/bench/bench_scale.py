@@ -185,7 +185,10 @@ def run() -> list[str]:
         f'stats refresh <= 2x from {SCALES[0]} to {SCALES[1]} volumes',
         growth <= 2, f'{growth:.2f}x; at {SCALES[1]}: '
         f'{figures.median(big["stats"]) * 1000:.1f} ms, IQR '
-        f'{figures.spread([t * 1000 for t in big["stats"]], ".1f")} ms'))
+        f'{figures.spread([t * 1000 for t in big["stats"]], ".1f")} ms',
+        figure=f'{growth:.2f}x',
+        iqr=f'{figures.spread([t * 1000 for t in big["stats"]], ".1f")} '
+        f'ms at {SCALES[1]}'))
     purge = big['purge']
     lines.append(
         f'deferred-deletion purge at its defaults (every '
@@ -196,7 +199,9 @@ def run() -> list[str]:
         'the purge keeps up with >= 5,000 deletions/hour, bounded API load',
         purge['per_hour'] >= 5000 and purge['deleted'] == purge['batch'],
         f'{purge["per_hour"]:.0f} deletions/hour, '
-        f'{purge["calls_per_minute"]:.0f} API calls/minute'))
+        f'{purge["calls_per_minute"]:.0f} API calls/minute',
+        figure=f'{purge["per_hour"]:.0f}/h, '
+        f'{purge["calls_per_minute"]:.0f} calls/min'))
     return lines
 
 

@@ -16,8 +16,11 @@
 Each module's `run()` returns its report lines (or prints them itself and
 returns None). Targets are reported, never asserted: each as a line
 ``verdict <target>: MET|NOT MET (<figures>)`` (tests/bench/figures.py),
-gathered into a summary at the end. The exit code is 0 unless a benchmark
-could not run at all.
+gathered into a summary at the end, with the same targets as a
+reStructuredText table (median, IQR, verdict) that the README shows. The
+load average of this shared machine is printed at the start and the end:
+a figure that misses only under load shows it there. The exit code is 0
+unless a benchmark could not run at all.
 """
 
 import argparse
@@ -26,6 +29,8 @@ import logging
 import sys
 import time
 import traceback
+
+from tests.bench import figures
 
 MODULES = (
     'tests.bench.bench_driver',
@@ -43,6 +48,14 @@ def _lines(result) -> list[str]:
     return [str(line) for line in result]
 
 
+def _loadavg() -> str:
+    try:
+        with open('/proc/loadavg', encoding='ascii') as f:
+            return ' '.join(f.read().split()[:3])
+    except OSError:
+        return 'unknown'
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='python -m tests.bench')
     parser.add_argument('only', nargs='*',
@@ -56,6 +69,7 @@ def main(argv=None) -> int:
     failed = []
     verdicts = []
     started = time.perf_counter()
+    print(f'load average at the start: {_loadavg()}')
     for name in MODULES:
         short = name.rsplit('.', 1)[-1]
         if args.only and short not in args.only:
@@ -84,6 +98,11 @@ def main(argv=None) -> int:
     print(f'summary: {met} of {len(verdicts)} targets met')
     for line in verdicts:
         print(f'  {line}')
+    print()
+    print('targets as a table (median and IQR of the same samples):')
+    for line in figures.rst_table(figures.ROWS):
+        print(line)
+    print(f'load average at the end: {_loadavg()}')
     print(f'benchmarks took {time.perf_counter() - started:.1f} s'
           + (f'; could not run: {", ".join(failed)}' if failed else ''))
     return 1 if failed else 0

@@ -14,14 +14,21 @@
 """How every benchmark reports a figure: median, spread, ratio, verdict.
 
 A figure is the median of several repeats; its spread is the range of
-the middle half (25th-75th percentile).  A ratio is taken against a
-baseline measured in the same run, interleaved with it, so that a slow
-moment of this shared machine hits both alike; its spread is that of the
-per-repeat ratios.  Verdict lines start with ``verdict`` and say MET or
-NOT MET; ``python -m tests.bench`` gathers them into its summary.
+the middle half (25th-75th percentile) of the same samples.  A ratio is
+taken against a baseline measured in the same run, in pairs: each repeat
+runs the measured path and its baseline back to back (the order
+alternating), and the ratio reported is the median of the per-pair
+ratios, with the IQR of those same ratios.  A slow drift of this shared
+machine's load then hits both sides of a pair alike and cancels out.
+Verdict lines start with ``verdict`` and say MET or NOT MET; each also
+records a row (target, median, IQR, verdict) that ``python -m
+tests.bench`` prints as a table at the end (`rst_table`).
 """
 
 import statistics
+
+# (target, median, IQR, MET) of every verdict of this process, in order.
+ROWS: list[tuple[str, str, str, bool]] = []
 
 
 def quartiles(values: list[float]) -> tuple[float, float]:
@@ -40,14 +47,39 @@ def spread(values: list[float], fmt: str = '.2f') -> str:
     return f'{low:{fmt}}-{high:{fmt}}'
 
 
+def pair_ratios(values: list[float], base: list[float]) -> list[float]:
+    return [v / b for v, b in zip(values, base, strict=True) if b]
+
+
 def ratio(values: list[float], base: list[float]) -> tuple[float, str]:
-    """(median ratio, 'low-high' of the per-repeat ratios)."""
-    pairs = [v / b for v, b in zip(values, base) if b]
-    return median(values) / median(base), spread(pairs)
+    """(median, 'low-high' IQR) of the per-pair ratios values[i]/base[i].
+
+    Both from the same samples, so the median is always inside its IQR.
+    """
+    pairs = pair_ratios(values, base)
+    return median(pairs), spread(pairs)
 
 
-def verdict(name: str, met: bool, detail: str) -> str:
+def verdict(name: str, met: bool, detail: str, *, figure: str = '',
+            iqr: str = '') -> str:
+    """The verdict line; `figure` and `iqr` also go to the end table."""
+    ROWS.append((name, figure, iqr, met))
     return f'verdict {name}: {"MET" if met else "NOT MET"} ({detail})'
+
+
+def rst_table(rows: list[tuple[str, str, str, bool]]) -> list[str]:
+    """The verdict rows as a reStructuredText simple table (README)."""
+    cells = [(name, figure or '-', iqr or '-', 'MET' if met else 'NOT MET')
+             for name, figure, iqr, met in rows]
+    header = ('Target', 'Median', 'IQR', 'Verdict')
+    widths = [max(len(r[i]) for r in cells + [header]) for i in range(4)]
+    rule = '  '.join('=' * w for w in widths)
+    out = [rule, '  '.join(h.ljust(w) for h, w in zip(header, widths)),
+           rule]
+    out += ['  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+            for row in cells]
+    out.append(rule)
+    return out
 
 
 def table(rows: list[tuple], header: tuple) -> list[str]:

@@ -87,9 +87,6 @@ from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-# What get_connector_properties() reports and the Cinder driver reads.
-CLIENT_ID_KEY = 'storpool_client_id'
-
 # The keys of the connection properties this connector reads.
 PROP_VOLUME = 'volume'
 PROP_SNAPSHOT = 'snapshot'
@@ -378,7 +375,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
         except Exception as exc:  # noqa: any config trouble means "none"
             LOG.warning('No StorPool client id for this host: %s', exc)
             return {}
-        props: dict = {CLIENT_ID_KEY: our_id}
+        props: dict = {names.CLIENT_ID_KEY: our_id}
         if kwargs.get('host'):
             props['host'] = kwargs['host']
         return props

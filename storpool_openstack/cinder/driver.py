@@ -92,9 +92,7 @@ LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
 
 POOL = 'default'
-UNMANAGED = 'unmanaged'
 MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
-CLIENT_ID_KEY = 'storpool_client_id'
 
 
 def _gib(nbytes: int) -> int:
@@ -611,15 +609,15 @@ class StorPoolDriver(export.SnapshotExportMixin,
             raise exception.InvalidConnectorException(
                 missing=_('no connector was given'))
         host = connector.get('host')
-        raw = connector.get(CLIENT_ID_KEY)
+        raw = connector.get(names.CLIENT_ID_KEY)
         try:
             if raw is not None:
                 return sp_config.parse_client_id(
                     str(raw), section=host or '?',
-                    files=(f'the connector\'s {CLIENT_ID_KEY}',))
+                    files=(f'the connector\'s {names.CLIENT_ID_KEY}',))
             if not host:
                 raise exception.InvalidConnectorException(
-                    missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
+                    missing=_("'host' (and no %s)") % names.CLIENT_ID_KEY)
             own = {CONF.host, volume_utils.extract_host(self.host, 'host')
                    if self.host else None}
             if host in own:
@@ -655,7 +653,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
                  '%(files)s (the top-level SP_OURID is this cinder-volume '
                  'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
                  '"SP_OURID=<its client id>" to %(file)s%(or_iscsi)s') % {
-            'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
+            'host': host, 'key': names.CLIENT_ID_KEY,
+            'files': ', '.join(files),
             'iscsi': iscsi_note, 'file': self._config_paths()[0],
             'or_iscsi': '' if iscsi_ok else _(', or export to it over '
                                               'iSCSI')}
@@ -846,7 +845,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
         elif source_group is not None and source_vols:
             stamp = str(int(time.time()))
             parents = [names.snapshot_name(vol.id, self._prefix,
-                                           kind='group', more=stamp)
+                                           kind=names.SNAP_GROUP,
+                                           more=stamp)
                        for vol in volumes]
             # Removed whatever happens, even if the call seemed to fail.
             temp = parents
@@ -1001,7 +1001,7 @@ class StorPoolDriver(export.SnapshotExportMixin,
         where it came from, and a volume of that id can never clash.
         """
         name = self._vol_name(volume)
-        new = f'{self._prefix}--{UNMANAGED}--volume-{volume.id}'
+        new = f'{self._prefix}--{names.UNMANAGED}--volume-{volume.id}'
         with translated('unmanage', volume_id=volume.id, sp_name=name):
             try:
                 self._api.volume_update(name, {'rename': new})
@@ -1025,7 +1025,8 @@ class StorPoolDriver(export.SnapshotExportMixin,
 
     def unmanage_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)
-        new = names.snapshot_name(snapshot.id, self._prefix, kind=UNMANAGED)
+        new = names.snapshot_name(snapshot.id, self._prefix,
+                                  kind=names.UNMANAGED)
         with translated('unmanage', snapshot_id=snapshot.id, sp_name=name):
             try:
                 self._api.snapshot_update(name, {'rename': new})
@@ -1084,7 +1085,7 @@ class StorPoolDriver(export.SnapshotExportMixin,
                     entry.update(safe_to_manage=False,
                                  cinder_id=managed[sid],
                                  reason_not_safe='already managed')
-                elif kind not in (names.SNAP_CINDER, UNMANAGED):
+                elif kind not in (names.SNAP_CINDER, names.UNMANAGED):
                     entry.update(safe_to_manage=False,
                                  reason_not_safe=f'used by the driver '
                                                  f'({kind})')
@@ -1154,9 +1155,3 @@ def _managed_ids(objs: list) -> dict[str, str]:
         if name_id:
             out[name_id] = obj['id']
     return out
-
-
-def list_deferred(api: sp_api.StorPoolAPI, prefix: str,
-                  hours: int | None = None) -> list[dict[str, Any]]:
-    """Pending deferred deletions (for the operator CLI)."""
-    return deferred.list_deferred(api, prefix, hours)

@@ -42,6 +42,7 @@ from oslo_log import log as logging
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception
+from storpool_openstack.common import names
 from storpool_openstack.ops import attachments
 from storpool_openstack.ops import client
 from storpool_openstack.ops import doctor_cluster
@@ -69,13 +70,13 @@ class DoctorOptions:
     config_dir: str | None = None
     section: str | None = None
     attach_state_file: str | None = None
-    dev_root: str = '/dev'
+    dev_root: str = names.DEFAULT_DEV_ROOT
     nova_driver_file: str | None = None
     os_brick_file: str | None = None
     cinder_conf: str | None = '/etc/cinder/cinder.conf'
     templates: tuple[str, ...] = ()
     api_timeout: float = 5.0
-    group: str = setup_host.GROUP
+    group: str = names.ATTACH_STATE_GROUP
     python: str = sys.executable
 
 
@@ -239,7 +240,7 @@ class Doctor:
 
     def _make_api(self, cfg: sp_config.StorPoolConfig) -> sp_api.StorPoolAPI:
         # Fail fast: no retries (a client's default retries take 31 s).
-        return sp_api.from_config(cfg, timeout=self.opts.api_timeout,
+        return sp_api.StorPoolAPI(cfg, timeout=self.opts.api_timeout,
                                   retries=0, retry_delay=0)
 
     def _try_api(self, cfg: sp_config.StorPoolConfig, who: str
@@ -512,7 +513,7 @@ class Doctor:
     @property
     def attach_path(self) -> str:
         return (self.opts.attach_state_file or
-                attachments.DEFAULT_ATTACH_STATE_FILE)
+                names.ATTACH_STATE_FILE)
 
     def check_attach_file(self) -> Check:
         title = 'attach-state file'

@@ -18,7 +18,7 @@ import time
 
 from cinder import exception
 
-from storpool_openstack.cinder import driver as sp_driver
+from storpool_openstack.cinder import deferred
 from tests.unit.cinder import base
 
 
@@ -93,5 +93,5 @@ class DeferredDeleteNameTestCase(base.DriverTestCase):
         vol.save()
         drv.delete_volume(vol)
         self.assertIsNone(self.sp_volume(vol))
-        pending = sp_driver.list_deferred(drv._api, self.prefix, 1)
+        pending = deferred.list_deferred(drv._api, self.prefix, 1)
         self.assertEqual([vol.id], [p['volume_id'] for p in pending])

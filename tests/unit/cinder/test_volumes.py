@@ -20,7 +20,6 @@ from cinder import objects
 import ddt
 
 from storpool_openstack.cinder import deferred
-from storpool_openstack.cinder import driver as sp_driver
 from tests.unit.cinder import base
 
 GiB = base.GiB
@@ -384,7 +383,7 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         [(name, snap)] = self.snapshots().items()
         self.assertTrue(name.startswith(f'{self.prefix}--deleted--'))
         self.assertTrue(name.endswith(f'--snapshot-{vol.id}'))
-        pending = sp_driver.list_deferred(self.driver._api, self.prefix, 2)
+        pending = deferred.list_deferred(self.driver._api, self.prefix, 2)
         self.assertEqual([vol.id], [p['volume_id'] for p in pending])
         self.assertEqual(snap['tags'][deferred.TAG],
                          str(pending[0]['deleted_at']))
@@ -407,7 +406,7 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         for drv, vol in ((other, long_vol), (self.driver, short_vol)):
             drv.create_volume(vol)
             drv.delete_volume(vol)
-        pending = {p['volume_id']: p for p in sp_driver.list_deferred(
+        pending = {p['volume_id']: p for p in deferred.list_deferred(
             self.driver._api, self.prefix, 2)}
         deleted_at = pending[long_vol.id]['deleted_at']
         self.assertEqual(deleted_at + 48 * 3600,

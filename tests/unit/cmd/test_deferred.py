@@ -47,7 +47,7 @@ class TestDeferred(base.CLITestCase):
         super().setUp()
         self.emu = self.start_emulator()
         self.prefix = self.emu.volume_prefix
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.now = int(time.time())
         self.no_cinder_conf = self.tmp + '/no-cinder.conf'

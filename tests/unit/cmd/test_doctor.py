@@ -290,7 +290,7 @@ class TestDoctor(base.CLITestCase):
         api = self.emu.control  # noqa: F841 (keeps the intent readable)
         from storpool_openstack.common import api as sp_api
         from storpool_openstack.common import config
-        client = sp_api.from_config(
+        client = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         client.volume_create({'name': 'os--volume-a', 'size': 1 << 20,
                               'template': 'hybrid'})

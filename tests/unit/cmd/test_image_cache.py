@@ -45,7 +45,7 @@ class TestImageCache(base.CLITestCase):
         super().setUp()
         self.emu = self.start_emulator()
         self.prefix = self.emu.volume_prefix
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.serial = 0
 

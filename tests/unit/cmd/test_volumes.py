@@ -32,7 +32,7 @@ class TestVolumes(base.CLITestCase):
     def setUp(self):
         super().setUp()
         self.emu = self.start_emulator(templates=['hybrid', 'ssd'])
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.state = self.write('attach.json', '{}', 0o660)
         self.addCleanup(self.detach_all)

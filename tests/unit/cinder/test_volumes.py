@@ -13,6 +13,7 @@
 # under the License.
 """Volumes, snapshots, clones, reverts, migration renames, deletion."""
 
+import socket
 import time
 
 from cinder import exception
@@ -490,3 +491,80 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         drv = self.make_driver(storpool_deferred_delete_hours=0)
         drv.check_for_setup_error()
         self.assertIsNone(drv._reaper)
+
+
+# Every StorPool failure reaches Cinder as a cinder.exception.
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class UnreachableAPITestCase(base.DriverTestCase):
+
+    def down(self):
+        """The driver, with its API somewhere nothing listens."""
+        return self.make_driver(storpool_api_port=_closed_port())
+
+    def test_delete_volume_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_volume, vol)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('cannot reach the API', str(exc))
+        self.assertIsNotNone(self.sp_volume(vol))
+
+    def test_delete_snapshot_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_snapshot, snap)
+        self.assertIn(snap.id, str(exc))
+        self.assertIn(self.sname(snap), self.snapshots())
+
+
+class DeferredDeleteTimeoutTestCase(base.DriverTestCase):
+    """A delete whose outcome is unknown keeps its deferred copy."""
+
+    def test_timed_out_delete_keeps_the_snapshot(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=1,
+                               storpool_api_timeout=1)
+        vol = self.volume()
+        drv.create_volume(vol)
+        # StorPool does the delete, but only after the client gave up.
+        self.emu.control.add_latency(2, query='VolumeDelete')
+        self.addCleanup(self.emu.control.clear_faults)
+        self.assertRaises(exception.VolumeBackendAPIException,
+                          drv.delete_volume, vol)
+        deadline = time.monotonic() + 10
+        while self.sp_volume(vol) is not None and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIsNone(self.sp_volume(vol))
+        kept = [name for name in self.snapshots()
+                if name.endswith(f'--snapshot-{vol.id}')]
+        self.assertEqual(1, len(kept), 'the volume is gone and so is its '
+                                       'deferred-deletion snapshot')
+        # Deleting it again (Cinder's error_deleting) is a success.
+        drv.delete_volume(vol)
+
+
+class DeferredDeleteNameTestCase(base.DriverTestCase):
+
+    def test_migrated_volume_is_listed_by_its_cinder_id(self):
+        # After a migration that kept the new name (_name_id), the
+        # operator still knows the volume by its Cinder id.
+        drv = self.make_driver(storpool_deferred_delete_hours=1)
+        stored = self.volume()
+        drv.create_volume(stored)
+        vol = self.volume()
+        vol._name_id = stored.id
+        vol.save()
+        drv.delete_volume(vol)
+        self.assertIsNone(self.sp_volume(vol))
+        pending = deferred.list_deferred(drv._api, self.prefix, 1)
+        self.assertEqual([vol.id], [p['volume_id'] for p in pending])

@@ -23,7 +23,7 @@ import stat
 
 import testtools
 
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 GROUP_FILE = '''root:x:0:
 nova:x:64060:

@@ -33,7 +33,7 @@ import ddt
 import fixtures
 
 from storpool_openstack.ops import os_brick_patch
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 

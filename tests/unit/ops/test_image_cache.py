@@ -27,7 +27,7 @@ from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 GIB = 1 << 30
 IMG_A = '11111111-aaaa-4aaa-8aaa-000000000001'

@@ -19,7 +19,7 @@ from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
 from storpool_openstack.ops import output
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 VOL = '11111111-2222-3333-4444-555555555555'
 SNAP = '66666666-7777-8888-9999-000000000000'

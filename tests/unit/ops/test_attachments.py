@@ -18,7 +18,7 @@ import os
 
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 
 def entry(req_id: str, volume: str, rights: int = 2, kind: str = 'brick',

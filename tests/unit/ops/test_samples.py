@@ -26,7 +26,7 @@ from storpool_openstack.cinder import options as cinder_options
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.ops import doctor
 from storpool_openstack.ops import samples
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))

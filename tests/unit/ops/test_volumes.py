@@ -18,7 +18,6 @@ import json
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
-from storpool_openstack.ops import output
 from tests.unit.ops import base
 
 VOL = '11111111-2222-3333-4444-555555555555'
@@ -132,14 +131,3 @@ class TestVolumes(base.CLITestCase):
         self.assertIsNone(data['objects'][0]['users'])
         self.assertIn('attach-state users not shown',
                       data['attach_state_note'])
-
-
-class TestTable(base.CLITestCase):
-
-    def test_table_aligns_and_right_aligns(self):
-        self.assertEqual(['A     NUM  Z',
-                          'long    1  x',
-                          'b     100'],
-                         output.table(('A', 'NUM', 'Z'),
-                                      [('long', '1', 'x'), ('b', '100', '')],
-                                      right=(1,)))

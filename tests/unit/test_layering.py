@@ -133,7 +133,7 @@ def package_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else '(top)'
 
 
-class TestLayers(testtools.TestCase):
+class LayersTestCase(testtools.TestCase):
 
     def test_runtime_imports_no_optional_or_test_code(self):
         modules = package_modules()

@@ -34,7 +34,7 @@ def attachdb(path: str) -> AttachDB:
     return AttachDB(logging.getLogger('attachdb'), fname=path)
 
 
-class TestFormat(state_base.FileTestCase):
+class FormatTestCase(state_base.FileTestCase):
     def test_ours_read_by_attachdb(self):
         state = attach_state.AttachState(self.path)
         state.add('req-1', 'os--volume-1111', kind='cinder-attach',
@@ -155,7 +155,7 @@ class TestFormat(state_base.FileTestCase):
 
 
 @ddt.ddt
-class TestEntries(base.BaseTestCase):
+class EntriesTestCase(base.BaseTestCase):
     ENTRIES = {
         'a': attach_state.make_entry('a', 'v1', kind='brick', rights=1),
         'b': attach_state.make_entry('b', 'v1', kind='nova-attach',

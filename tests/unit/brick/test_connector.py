@@ -94,7 +94,7 @@ class ConnectorTestCase(test_base.BaseTestCase):
 
 
 @ddt.ddt
-class TestConnect(ConnectorTestCase):
+class ConnectTestCase(ConnectorTestCase):
 
     def test_connect_write_read_disconnect(self):
         info = self.conn.connect_volume(_props())
@@ -297,7 +297,7 @@ class TestConnect(ConnectorTestCase):
         self.assertEqual([], self.sp.reassign_calls())
 
 
-class TestUsers(ConnectorTestCase):
+class UsersTestCase(ConnectorTestCase):
     """Several users of one volume on one host: reference counts."""
 
     def test_two_users_share_one_attachment(self):
@@ -439,7 +439,7 @@ class TestUsers(ConnectorTestCase):
 
 
 @ddt.ddt
-class TestDisconnect(ConnectorTestCase):
+class DisconnectTestCase(ConnectorTestCase):
 
     @ddt.data('by-name', 'by-id', 'by-id-only', 'by-name-only',
               'device-info-only')
@@ -608,7 +608,7 @@ class TestDisconnect(ConnectorTestCase):
                          list(self.sp.state()))
 
 
-class TestExtendAndPaths(ConnectorTestCase):
+class ExtendAndPathsTestCase(ConnectorTestCase):
 
     def test_extend_while_attached(self):
         info = self.conn.connect_volume(_props())
@@ -671,7 +671,7 @@ class TestExtendAndPaths(ConnectorTestCase):
 
 
 @ddt.ddt
-class TestClientId(test_base.BaseTestCase):
+class ClientIdTestCase(test_base.BaseTestCase):
     """No emulator: the connector must refuse before any API call."""
 
     @ddt.data(None, '', 'abc', '0', '4096')
@@ -691,7 +691,7 @@ class TestClientId(test_base.BaseTestCase):
         self.assertIsInstance(err, brick_exception.BrickException)
 
 
-class TestConfiguration(test_base.BaseTestCase):
+class ConfigurationTestCase(test_base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
@@ -853,7 +853,7 @@ class TestConfiguration(test_base.BaseTestCase):
 
 # Regression tests from the review of the connector's attach path.
 
-class TestLegacyRecords(ConnectorTestCase):
+class LegacyRecordsTestCase(ConnectorTestCase):
     """Records that os-brick <= 6.8 left (brick-<client_id>-<volume>)."""
 
     def setUp(self):
@@ -888,7 +888,7 @@ class TestLegacyRecords(ConnectorTestCase):
         self.assertEqual(['brick-1-other'], list(self.sp.state()))
 
 
-class TestUnrecordedAttachments(ConnectorTestCase):
+class UnrecordedAttachmentsTestCase(ConnectorTestCase):
     """A volume attached here by something that keeps no record.
 
     os-brick's in-tree connector (6.9 and later) attaches with no
@@ -927,7 +927,7 @@ class TestUnrecordedAttachments(ConnectorTestCase):
             {k: v['rights'] for k, v in self.sp.state().items()})
 
 
-class TestUnwritableState(ConnectorTestCase):
+class UnwritableStateTestCase(ConnectorTestCase):
 
     def test_attach_that_cannot_be_recorded_is_undone(self):
         # The new content's side copy cannot be written (here: a

@@ -19,7 +19,7 @@ import sys
 import testtools
 
 
-class TestCommandLine(testtools.TestCase):
+class CommandLineTestCase(testtools.TestCase):
 
     def run_script(self, *argv):
         return subprocess.run(

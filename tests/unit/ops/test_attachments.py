@@ -27,7 +27,7 @@ def entry(req_id: str, volume: str, rights: int = 2, kind: str = 'brick',
             'volsnap': volsnap, 'remove_on_detach': False}
 
 
-class TestAttachments(base.CLITestCase):
+class AttachmentsTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

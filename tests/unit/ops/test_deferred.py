@@ -41,7 +41,7 @@ def utc(epoch: int) -> str:
 
 
 @ddt.ddt
-class TestDeferred(base.CLITestCase):
+class DeferredTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

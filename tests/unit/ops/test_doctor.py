@@ -39,7 +39,7 @@ DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 
 
 @ddt.ddt
-class TestDoctor(base.CLITestCase):
+class DoctorTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

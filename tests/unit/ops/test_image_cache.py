@@ -39,7 +39,7 @@ DAY = 86400
 
 
 @ddt.ddt
-class TestImageCache(base.CLITestCase):
+class ImageCacheTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

@@ -24,7 +24,7 @@ class _AsciiStream(io.StringIO):
     encoding = 'ascii'
 
 
-class TestConsole(testtools.TestCase):
+class ConsoleTestCase(testtools.TestCase):
 
     def test_scrub_every_line(self):
         out, err = io.StringIO(), io.StringIO()
@@ -57,7 +57,7 @@ class TestConsole(testtools.TestCase):
                          lines)
 
 
-class TestTable(testtools.TestCase):
+class TableTestCase(testtools.TestCase):
 
     def test_table_aligns_and_right_aligns(self):
         self.assertEqual(['A     NUM  Z',

@@ -37,7 +37,7 @@ SPOOL = 'var/spool/openstack-storpool'
 
 
 @testtools.skipIf(os.geteuid() != 0, 'setup-host runs groupadd: needs root')
-class TestSetupHost(base.CLITestCase):
+class SetupHostTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

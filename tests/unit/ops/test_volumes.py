@@ -26,7 +26,7 @@ OTHER = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
 MiB = 1 << 20
 
 
-class TestVolumes(base.CLITestCase):
+class VolumesTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

@@ -26,6 +26,7 @@ import fixtures
 
 from storpool_openstack import attach_state
 from storpool_openstack.attach_state import store
+from tests import root_guard
 from tests.unit.attach_state import base
 from tests.unit.attach_state.base import side_pending
 
@@ -171,8 +172,7 @@ class SetupErrorsTestCase(base.FileTestCase):
 
     def error_as_nobody(self) -> str:
         """The AttachStateError text that user nobody gets, via fork."""
-        if os.geteuid() != 0:
-            self.skipTest('needs root to run a child as another user')
+        root_guard.skip_unless_root(self, 'a child run as another user')
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: drop to nobody, report, exit without cleanup

@@ -32,6 +32,7 @@ from storpool_openstack.brick import device
 from storpool_openstack.brick import exception
 from storpool_openstack.brick import options
 from storpool_openstack.common import config as sp_config
+from tests import root_guard
 from tests.unit.brick import base
 
 MiB = base.MiB
@@ -87,6 +88,7 @@ class ConnectorTestCase(test_base.BaseTestCase):
         self.assertIn(err.errno, (errno.EPERM, errno.EROFS))
 
     def require_loop(self):
+        root_guard.skip_unless_root(self, 'real loop block devices')
         if self.sp.emu.device_mode != 'loop':
             self.skipTest('needs real loop block devices (root and '
                           '/dev/loop-control); the emulator runs in '

@@ -21,8 +21,7 @@ import os
 import pwd
 import stat
 
-import testtools
-
+from tests import root_guard
 from tests.unit.ops import base
 
 GROUP_FILE = '''root:x:0:
@@ -36,7 +35,7 @@ cinder:x:64061:64061::/var/lib/cinder:/usr/sbin/nologin
 SPOOL = 'var/spool/openstack-storpool'
 
 
-@testtools.skipIf(os.geteuid() != 0, 'setup-host runs groupadd: needs root')
+@root_guard.needs_root('setup-host runs groupadd and usermod')
 class SetupHostTestCase(base.CLITestCase):
 
     def setUp(self):

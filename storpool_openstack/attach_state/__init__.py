@@ -33,5 +33,4 @@ from storpool_openstack.attach_state.store import AttachState  # noqa
 from storpool_openstack.attach_state.store import AttachStateError  # noqa
 from storpool_openstack.attach_state.store import \
     AttachStateLockTimeout  # noqa
-from storpool_openstack.attach_state.store import DEFAULT_PATH  # noqa
 from storpool_openstack.attach_state.store import lock_holders  # noqa

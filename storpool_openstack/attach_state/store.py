@@ -68,11 +68,10 @@ from oslo_log import log as logging
 
 from storpool_openstack.attach_state import entries as sp_entries
 from storpool_openstack.common import exception
+from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_PATH = '/var/spool/openstack-storpool/openstack-attach.json'
-GROUP = 'spopenstack'
 FILE_MODE = 0o660
 SIDE_SUFFIX = '.next'
 CORRUPT_SUFFIX = '.corrupt-'
@@ -113,7 +112,7 @@ def _who() -> str:
 
 def _group_id() -> int | None:
     try:
-        return grp.getgrnam(GROUP).gr_gid
+        return grp.getgrnam(names.ATTACH_STATE_GROUP).gr_gid
     except KeyError:
         return None
 
@@ -151,7 +150,7 @@ class AttachState:
     # Tests set this to a callable(stage) to stop a writer mid-update.
     _stage_hook: Callable[[str], None] | None = None
 
-    def __init__(self, path: str = DEFAULT_PATH, *,
+    def __init__(self, path: str = names.ATTACH_STATE_FILE, *,
                  lock_timeout: float = 10.0,
                  rebuild: Callable[[], dict] | None = None):
         self.path = path
@@ -225,14 +224,14 @@ class AttachState:
 
     def _fix_hint(self, what: str) -> str:
         directory = os.path.dirname(self.path) or '.'
-        chgrp = f'chgrp {GROUP} {directory}'
+        chgrp = f'chgrp {names.ATTACH_STATE_GROUP} {directory}'
         chmod = f'chmod g+rwx {directory}'
         if os.path.exists(self.path):
             chgrp += f' {self.path}'
             chmod += f' && chmod 0660 {self.path}'
         return (f'{what}; {SETUP_HINT} to fix it, or by hand: `{chgrp} && '
-                f'{chmod}`, and add this service\'s user to the {GROUP} '
-                f'group')
+                f'{chmod}`, and add this service\'s user to the '
+                f'{names.ATTACH_STATE_GROUP} group')
 
     def _os_error(self, err: OSError, doing: str) -> AttachStateError:
         directory = os.path.dirname(self.path) or '.'
@@ -241,7 +240,7 @@ class AttachState:
                 f'cannot {doing} the attach-state file {self.path}: the '
                 f'directory {directory} does not exist; {SETUP_HINT} to '
                 f'create it (or `mkdir -m 0770 {directory} && chgrp '
-                f'{GROUP} {directory}`)', path=self.path)
+                f'{names.ATTACH_STATE_GROUP} {directory}`)', path=self.path)
         if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return AttachStateError(self._fix_hint(
                 f'cannot {doing} the attach-state file {self.path} as '
@@ -286,7 +285,7 @@ class AttachState:
                 os.fchown(fd, -1, gid)
             except PermissionError:
                 LOG.warning('Cannot give %s to group %s as %s',
-                            self.path, GROUP, _who())
+                            self.path, names.ATTACH_STATE_GROUP, _who())
 
     @staticmethod
     def _fsync_dir(directory: str) -> None:
@@ -543,7 +542,7 @@ class AttachState:
                 f'cannot write the side copy {self.side_path} of the '
                 f'attach-state file as {_who()}: {err.strerror} (the '
                 f'directory {directory} must be writable by the '
-                f'{GROUP} group)'), path=self.path)
+                f'{names.ATTACH_STATE_GROUP} group)'), path=self.path)
         return AttachStateError(
             f'cannot write the side copy {self.side_path} of the '
             f'attach-state file: {err.strerror or err}; the file was not '

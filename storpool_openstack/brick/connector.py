@@ -47,9 +47,6 @@ from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-# What get_connector_properties() reports and the Cinder driver reads.
-CLIENT_ID_KEY = 'storpool_client_id'
-
 
 def _load_config(conf: cfg.ConfigOpts) -> sp_config.StorPoolConfig:
     """The connector's config_file and its .d directory, as Cinder's side.
@@ -153,7 +150,7 @@ class StorPoolConnector(base.BaseLinuxConnector):
         except Exception as exc:  # noqa: any config trouble means "none"
             LOG.warning('No StorPool client id for this host: %s', exc)
             return {}
-        props: dict = {CLIENT_ID_KEY: our_id}
+        props: dict = {names.CLIENT_ID_KEY: our_id}
         if kwargs.get('host'):
             props['host'] = kwargs['host']
         return props

@@ -28,7 +28,7 @@ working (oslo.config logs a deprecation warning for them).
 
 from oslo_config import cfg
 
-from storpool_openstack import attach_state
+from storpool_openstack.common import names
 
 GROUP = 'storpool_connector'
 DEPRECATED_GROUP = 'storpool'
@@ -45,7 +45,7 @@ connector_opts = [
                     'every StorPool tool reads them.'),
     cfg.StrOpt('attach_state_file',
                deprecated_group=DEPRECATED_GROUP,
-               default=attach_state.DEFAULT_PATH,
+               default=names.ATTACH_STATE_FILE,
                help='The JSON file that records which OpenStack users of '
                     'this host need which StorPool volume attached. It is '
                     'shared with storpool.spopenstack (AttachDB) and must '
@@ -58,7 +58,7 @@ connector_opts = [
                       'after an extend.'),
     cfg.StrOpt('dev_root',
                deprecated_group=DEPRECATED_GROUP,
-               default='/dev',
+               default=names.DEFAULT_DEV_ROOT,
                help='The directory under which the StorPool client makes '
                     'the storpool/<name> and storpool-byid/<globalId> '
                     'device links. Change it only for tests or the '

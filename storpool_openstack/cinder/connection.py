@@ -35,11 +35,9 @@ from oslo_config import cfg
 
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.common import exception as sp_exc
+from storpool_openstack.common import names
 
 CONF = cfg.CONF
-
-# The connector property that carries the host's SP_OURID.
-CLIENT_ID_KEY = 'storpool_client_id'
 
 
 class ConnectionMixin:
@@ -63,15 +61,15 @@ class ConnectionMixin:
             raise exception.InvalidConnectorException(
                 missing=_('no connector was given'))
         host = connector.get('host')
-        raw = connector.get(CLIENT_ID_KEY)
+        raw = connector.get(names.CLIENT_ID_KEY)
         try:
             if raw is not None:
                 return sp_config.parse_client_id(
                     str(raw), section=host or '?',
-                    files=(f'the connector\'s {CLIENT_ID_KEY}',))
+                    files=(f'the connector\'s {names.CLIENT_ID_KEY}',))
             if not host:
                 raise exception.InvalidConnectorException(
-                    missing=_("'host' (and no %s)") % CLIENT_ID_KEY)
+                    missing=_("'host' (and no %s)") % names.CLIENT_ID_KEY)
             # This machine by any of its names: cinder-backup and Cinder's
             # generic copies on it send the host name os-brick finds
             # (platform.node()), not Cinder's `host` option.
@@ -111,7 +109,8 @@ class ConnectionMixin:
                  '%(files)s (the top-level SP_OURID is this cinder-volume '
                  'host\'s own), and %(iscsi)s. Add "[%(host)s]" with '
                  '"SP_OURID=<its client id>" to %(file)s%(or_iscsi)s') % {
-            'host': host, 'key': CLIENT_ID_KEY, 'files': ', '.join(files),
+            'host': host, 'key': names.CLIENT_ID_KEY,
+            'files': ', '.join(files),
             'iscsi': iscsi_note, 'file': self._config_paths()[0],
             'or_iscsi': '' if iscsi_ok else _(', or export to it over '
                                               'iSCSI')}

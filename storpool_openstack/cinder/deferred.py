@@ -40,14 +40,13 @@ from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-KIND = 'deleted'
 TAG = 'deleted-at'
 TAG_UNTIL = 'keep-until'
 REAP_LIMIT = 100  # storpool_deferred_delete_purge_batch's default
 
 
 def snapshot_name(volume_id: str, prefix: str, deleted_at: int) -> str:
-    return names.snapshot_name(volume_id, prefix, kind=KIND,
+    return names.snapshot_name(volume_id, prefix, kind=names.SNAP_DEFERRED,
                                more=str(int(deleted_at)))
 
 
@@ -84,7 +83,8 @@ def list_deferred(api: sp_api.StorPoolAPI, prefix: str,
     found = []
     for snap in api.snapshots_list():
         parsed = names.parse_snapshot_name(snap.get('name', ''), prefix)
-        if parsed is None or parsed[0] != KIND or snap.get('deleted'):
+        if (parsed is None or parsed[0] != names.SNAP_DEFERRED or
+                snap.get('deleted')):
             continue
         tags = snap.get('tags') or {}
         raw = tags.get(TAG, parsed[1])

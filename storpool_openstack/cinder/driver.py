@@ -638,9 +638,3 @@ def _is_attached_error(err: sp_exc.APIError) -> bool:
     desc = (err.desc or '').lower()
     return isinstance(err, sp_exc.Busy) or 'attached' in desc or \
         'is open' in desc
-
-
-def list_deferred(api: sp_api.StorPoolAPI, prefix: str,
-                  hours: int | None = None) -> list[dict[str, Any]]:
-    """Pending deferred deletions (for the operator CLI)."""
-    return deferred.list_deferred(api, prefix, hours)

@@ -117,7 +117,7 @@ class GroupsMixin:
         elif source_group is not None and source_vols:
             stamp = str(int(time.time()))
             parents = [names.snapshot_name(vol.id, self._prefix,
-                                           kind='group', more=stamp)
+                                           kind=names.SNAP_GROUP, more=stamp)
                        for vol in volumes]
             # Removed whatever happens, even if the call seemed to fail.
             temp = parents

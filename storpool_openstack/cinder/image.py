@@ -66,8 +66,6 @@ CONF = cfg.CONF
 # connector's `storpool_attach_type` connection property).
 ATTACH_TYPE_KEY = 'storpool_attach_type'
 ATTACH_TYPE = 'cinder-image'
-# The connector property that carries this host's SP_OURID.
-CLIENT_ID_KEY = 'storpool_client_id'
 
 
 class ImageMixin:
@@ -153,7 +151,7 @@ class ImageMixin:
                  'multipath': False, 'enforce_multipath': False,
                  'platform': platform.machine(), 'os_type': sys.platform}
         with contextlib.suppress(sp_exception.StorPoolError):
-            props[CLIENT_ID_KEY] = self._sp_config.our_id
+            props[names.CLIENT_ID_KEY] = self._sp_config.our_id
         return props
 
     # Image -> volume

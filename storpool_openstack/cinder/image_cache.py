@@ -31,7 +31,6 @@ from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-SNAP_IMAGE = 'image'
 TAG_IMAGE = 'image'
 TAG_HASH = 'imghash'
 TAG_USED = 'lastuse'
@@ -52,14 +51,14 @@ def image_hash(image_meta: dict) -> str | None:
 
 def cache_snapshot_name(image_id: str, digest: str,
                         prefix: str = names.DEFAULT_PREFIX) -> str:
-    return names.snapshot_name(image_id, prefix, kind=SNAP_IMAGE,
+    return names.snapshot_name(image_id, prefix, kind=names.SNAP_IMAGE,
                                more=digest)
 
 
 def parse_cache_name(name: str, prefix: str) -> tuple[str, str] | None:
     """(image id, hash) of an image cache snapshot name, else None."""
     parsed = names.parse_snapshot_name(name, prefix)
-    if not parsed or parsed[0] != SNAP_IMAGE or not parsed[1]:
+    if not parsed or parsed[0] != names.SNAP_IMAGE or not parsed[1]:
         return None
     return parsed[2], parsed[1]
 

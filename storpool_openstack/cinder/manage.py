@@ -43,7 +43,6 @@ from storpool_openstack.common import names
 
 LOG = logging.getLogger(__name__)
 
-UNMANAGED = 'unmanaged'
 MANAGE_FAILED = ('error_managing', 'error_managing_deleting')
 
 
@@ -173,7 +172,7 @@ class ManageMixin:
         where it came from, and a volume of that id can never clash.
         """
         name = self._vol_name(volume)
-        new = f'{self._prefix}--{UNMANAGED}--volume-{volume.id}'
+        new = f'{self._prefix}--{names.UNMANAGED}--volume-{volume.id}'
         with translated('unmanage', volume_id=volume.id, sp_name=name):
             try:
                 self._api.volume_update(name, {'rename': new})
@@ -197,7 +196,8 @@ class ManageMixin:
 
     def unmanage_snapshot(self, snapshot: Any) -> None:
         name = self._snap_name(snapshot)
-        new = names.snapshot_name(snapshot.id, self._prefix, kind=UNMANAGED)
+        new = names.snapshot_name(snapshot.id, self._prefix,
+                                  kind=names.UNMANAGED)
         with translated('unmanage', snapshot_id=snapshot.id, sp_name=name):
             try:
                 self._api.snapshot_update(name, {'rename': new})
@@ -256,7 +256,7 @@ class ManageMixin:
                     entry.update(safe_to_manage=False,
                                  cinder_id=managed[sid],
                                  reason_not_safe='already managed')
-                elif kind not in (names.SNAP_CINDER, UNMANAGED):
+                elif kind not in (names.SNAP_CINDER, names.UNMANAGED):
                     entry.update(safe_to_manage=False,
                                  reason_not_safe=f'used by the driver '
                                                  f'({kind})')

@@ -21,12 +21,13 @@ that one cinder-volume can serve several StorPool clusters.
 
 from oslo_config import cfg
 
+from storpool_openstack.common import api as sp_api
+from storpool_openstack.common import names
+
 # cinder.volume.SHARED_CONF_GROUP, written out so that the
 # options (and the docs' configuration reference) load without Cinder.
 SHARED_CONF_GROUP = 'backend_defaults'
 DEFAULT_CONFIG_FILE = '/etc/storpool.conf'
-DEFAULT_ATTACH_STATE_FILE = \
-    '/var/spool/openstack-storpool/openstack-attach.json'
 
 storpool_opts = [
     cfg.StrOpt('storpool_template',
@@ -69,20 +70,20 @@ storpool_opts = [
                help='The StorPool API authentication token; overrides '
                     'SP_AUTH_TOKEN. Never logged.'),
     cfg.IntOpt('storpool_api_timeout',
-               default=300, min=1,
+               default=sp_api.DEFAULT_TIMEOUT, min=1,
                help='Seconds to wait for one StorPool API call.'),
     cfg.IntOpt('storpool_api_retries',
-               default=5, min=0,
+               default=sp_api.DEFAULT_RETRIES, min=0,
                help='How many times to retry a StorPool API call that '
                     'failed with a transient error (with exponential '
                     'back-off from 1 to 16 seconds).'),
     cfg.StrOpt('storpool_dev_root',
-               default='/dev',
+               default=names.DEFAULT_DEV_ROOT,
                help='The directory that holds the storpool/ and '
                     'storpool-byid/ device directories, used when the '
                     'driver attaches volumes on this host (image copies).'),
     cfg.StrOpt('storpool_attach_state_file',
-               default=DEFAULT_ATTACH_STATE_FILE,
+               default=names.ATTACH_STATE_FILE,
                help='The attach-state JSON file of this host, shared with '
                     'the os-brick connector, for the driver\'s own local '
                     'attachments.'),

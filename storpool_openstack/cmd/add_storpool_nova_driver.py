@@ -22,12 +22,12 @@ only the command line.
 """
 
 import argparse
-import importlib.metadata
 import pathlib
 import sys
 import traceback
 from typing import Optional, Sequence
 
+import storpool_openstack
 from storpool_openstack.nova import patcher
 
 PROG = 'add-storpool-nova-driver'
@@ -85,13 +85,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, '%s: error: %s\n' % (self.prog, message))
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version('storpool-openstack')
-    except importlib.metadata.PackageNotFoundError:
-        return 'unknown'
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line, with exit codes documented in --help."""
     parser = _Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
@@ -135,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument('-v', '--verbose', action='store_true',
                        help='print details (backup, import check, diff)')
     parser.add_argument('-V', '--version', action='version',
-                        version='%(prog)s ' + _version())
+                        version='%(prog)s ' + storpool_openstack.__version__)
     return parser
 
 

@@ -37,6 +37,8 @@ import os
 import sys
 from typing import Callable, Sequence
 
+import storpool_openstack
+from storpool_openstack.common import names
 from storpool_openstack.ops import output
 from storpool_openstack.ops import samples
 
@@ -53,13 +55,6 @@ EPILOG = '''\
 exit codes: 0 success (doctor: every check passed or was skipped),
 1 failure (doctor: a check failed), 2 bad command line.
 '''
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version('storpool-openstack')
-    except importlib.metadata.PackageNotFoundError:
-        return 'unknown'
 
 
 def _add_storpool_args(parser: argparse.ArgumentParser,
@@ -80,8 +75,8 @@ def _add_storpool_args(parser: argparse.ArgumentParser,
     if attach_state:
         parser.add_argument(
             '--attach-state-file', metavar='PATH',
-            help='the attach-state file (default: '
-                 '/var/spool/openstack-storpool/openstack-attach.json)')
+            help=f'the attach-state file (default: '
+                 f'{names.ATTACH_STATE_FILE})')
     parser.add_argument('--api-timeout', metavar='SECONDS', type=float,
                         default=api_timeout,
                         help='StorPool API call timeout (default: '
@@ -106,21 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
         description='Set up, check and try StorPool for OpenStack on this '
                     'host.', epilog=EPILOG)
     parser.add_argument('-V', '--version', action='version',
-                        version='%(prog)s ' + _version())
+                        version='%(prog)s ' + storpool_openstack.__version__)
     parser.add_argument('-d', '--debug', action='store_true',
                         help='log the package\'s debug messages to stderr')
     subs = parser.add_subparsers(dest='command', metavar='COMMAND')
     subs.required = True
 
+    group = names.ATTACH_STATE_GROUP
     setup = subs.add_parser(
-        'setup-host', help='create the spopenstack group and the '
-                           'attach-state file (idempotent)',
-        description='Create the system group spopenstack, add the '
-                    'service users that exist (nova, cinder) to it, and '
-                    'create /var/spool/openstack-storpool/ (root:'
-                    'spopenstack 0775) with openstack-attach.json '
-                    '(root:spopenstack 0660, "{}"). Running it again '
-                    'changes nothing.')
+        'setup-host', help=f'create the {group} group and the '
+                           f'attach-state file (idempotent)',
+        description=f'Create the system group {group}, add the '
+                    f'service users that exist (nova, cinder) to it, and '
+                    f'create {names.ATTACH_STATE_DIR}/ (root:'
+                    f'{group} 0775) with '
+                    f'{os.path.basename(names.ATTACH_STATE_FILE)} '
+                    f'(root:{group} 0660, "{{}}"). Running it again '
+                    f'changes nothing.')
     setup.add_argument('-n', '--dry-run', action='store_true',
                        help='print the steps, change nothing')
     setup.add_argument(
@@ -140,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                     'fail).')
     # Fail fast: a hung API is a finding, not something to wait out.
     _add_storpool_args(doctor, api_timeout=5.0)
-    doctor.add_argument('--dev-root', metavar='DIR', default='/dev',
+    doctor.add_argument('--dev-root', metavar='DIR',
+                        default=names.DEFAULT_DEV_ROOT,
                         help='where StorPool\'s devices appear (default: '
-                             '%(default)s, i.e. /dev/storpool)')
+                             '%(default)s, i.e. %(default)s/storpool)')
     doctor.add_argument(
         '--nova-driver-file', metavar='PATH',
         help='Nova\'s nova/virt/libvirt/driver.py (default: the one of '
@@ -159,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
                         dest='templates', default=[],
                         help='a StorPool template that must exist, besides '
                              'those named in cinder.conf (repeatable)')
-    doctor.add_argument('--group', metavar='NAME', default='spopenstack',
+    doctor.add_argument('--group', metavar='NAME',
+                        default=names.ATTACH_STATE_GROUP,
                         help='the group that must own the attach-state '
                              'file (default: %(default)s)')
     doctor.add_argument('--json', action='store_true',

@@ -31,6 +31,8 @@ from storpool_openstack.common import exception
 
 LOG = logging.getLogger(__name__)
 
+# The client's defaults, and the Cinder driver's storpool_api_timeout and
+# storpool_api_retries (cinder/options.py) take them from here.
 DEFAULT_TIMEOUT = 300
 DEFAULT_RETRIES = 5
 DEFAULT_RETRY_DELAY = 1.0
@@ -190,8 +192,3 @@ class StorPoolAPI:
         Each command is a dict with one key, applied in order.
         """
         return self._call('iSCSIConfigChange', {'commands': commands})
-
-
-def from_config(cfg: sp_config.StorPoolConfig, **kwargs) -> StorPoolAPI:
-    """Build the client; kwargs as StorPoolAPI's (timeout, retries...)."""
-    return StorPoolAPI(cfg, **kwargs)

@@ -21,12 +21,28 @@ import os
 import re
 
 DEFAULT_PREFIX = 'os'
+# Where the storpool/ and storpool-byid/ device directories are on a host.
 DEFAULT_DEV_ROOT = '/dev'
 
-# Kinds of snapshot names: Cinder snapshots, transient clone snapshots,
-# cached image snapshots and deferred-deletion snapshots.
-SNAP_CINDER = 'snap'
-SNAP_CLONE = 'clone'
+# The per-host attach-state file (AttachDB's), its directory and the
+# group whose members (the nova and cinder service users) may write it.
+ATTACH_STATE_DIR = '/var/spool/openstack-storpool'
+ATTACH_STATE_FILE = f'{ATTACH_STATE_DIR}/openstack-attach.json'
+ATTACH_STATE_GROUP = 'spopenstack'
+
+# The key of the StorPool client id (SP_OURID) in an os-brick connector
+# dict: the connector sets it, the driver reads it.
+CLIENT_ID_KEY = 'storpool_client_id'
+
+# The kinds of snapshot names (`<prefix>--<kind>--...--snapshot-<id>`):
+# the one home of each, so that a parser and a writer cannot disagree.
+SNAP_CINDER = 'snap'          # a Cinder snapshot
+SNAP_IMAGE = 'image'          # a cached image (cinder/image_cache.py)
+SNAP_DEFERRED = 'deleted'     # a deferred deletion (cinder/deferred.py)
+SNAP_GROUP = 'group'          # a member of a group snapshot
+# A snapshot unmanaged from Cinder, and the mark in the name of an
+# unmanaged volume (`<prefix>--unmanaged--volume-<id>`).
+UNMANAGED = 'unmanaged'
 
 _GLOBAL_ID = re.compile(r'^[a-z0-9]+\.[a-z0-9]+\.[a-z0-9]+$')
 

@@ -21,7 +21,6 @@ state: DIR)``, and removes its devices on SIGTERM/SIGINT.
 
 import argparse
 import errno
-import importlib.metadata
 import logging as std_logging
 import os
 import shutil
@@ -31,19 +30,13 @@ import tempfile
 import threading
 import typing
 
+import storpool_openstack
 from storpool_openstack.emulator import devices
 from storpool_openstack.emulator import iscsi
 from storpool_openstack.emulator import service
 from storpool_openstack.emulator import validate
 
 TOKEN_ENV = 'STORPOOL_EMULATOR_TOKEN'
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version('storpool-openstack')
-    except importlib.metadata.PackageNotFoundError:
-        return 'unknown'
 
 
 def _templates(text: str) -> list[dict]:
@@ -85,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description='Emulate a StorPool management API on loopback, with '
                     'real data files and block devices.')
     parser.add_argument('-V', '--version', action='version',
-                        version='%(prog)s ' + _version())
+                        version='%(prog)s ' + storpool_openstack.__version__)
     parser.add_argument('--state-dir',
                         help='where the cluster lives: its data files and '
                              'cluster.json (volumes, snapshots, templates, '

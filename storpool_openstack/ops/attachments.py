@@ -28,12 +28,12 @@ from typing import Iterable
 from oslo_log import log as logging
 
 from storpool_openstack import attach_state
+from storpool_openstack.common import names
 from storpool_openstack.ops import client
 from storpool_openstack.ops import output
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_ATTACH_STATE_FILE = attach_state.DEFAULT_PATH
 RIGHTS = {1: 'ro', 2: 'rw'}
 RANK = {'ro': 1, 'rw': 2}
 
@@ -185,7 +185,7 @@ class AttachmentsView:
         """`storpool`: the arguments of `client.connect`."""
         self.cfg, self.api = client.connect(**storpool)
         self.our_id = self.cfg.our_id
-        self.path = attach_state_file or DEFAULT_ATTACH_STATE_FILE
+        self.path = attach_state_file or names.ATTACH_STATE_FILE
 
     def describe(self) -> str:
         return (f'attach-state {self.path}, StorPool client '

@@ -18,6 +18,7 @@ import json
 import os
 import stat
 
+from storpool_openstack.common import names
 from storpool_openstack.ops import attachments
 from storpool_openstack.ops import doctor_base
 from storpool_openstack.ops import setup_host
@@ -35,7 +36,7 @@ class AttachStateChecks(doctor_base.DoctorBase):
     @property
     def attach_path(self) -> str:
         return (self.opts.attach_state_file or
-                attachments.DEFAULT_ATTACH_STATE_FILE)
+                names.ATTACH_STATE_FILE)
 
     def check_attach_file(self) -> Check:
         title = 'attach-state file'

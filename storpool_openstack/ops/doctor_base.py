@@ -26,7 +26,7 @@ from typing import Callable
 
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config as sp_config
-from storpool_openstack.ops import setup_host
+from storpool_openstack.common import names
 
 PASS = 'pass'
 FAIL = 'fail'
@@ -39,13 +39,13 @@ class DoctorOptions:
     config_dir: str | None = None
     section: str | None = None
     attach_state_file: str | None = None
-    dev_root: str = '/dev'
+    dev_root: str = names.DEFAULT_DEV_ROOT
     nova_driver_file: str | None = None
     os_brick_file: str | None = None
     cinder_conf: str | None = '/etc/cinder/cinder.conf'
     templates: tuple[str, ...] = ()
     api_timeout: float = 5.0
-    group: str = setup_host.GROUP
+    group: str = names.ATTACH_STATE_GROUP
     python: str = sys.executable
 
 

@@ -94,7 +94,7 @@ class StorPoolChecks(doctor_base.DoctorBase):
 
     def _make_api(self, cfg: sp_config.StorPoolConfig) -> sp_api.StorPoolAPI:
         # Fail fast: no retries (a client's default retries take 31 s).
-        return sp_api.from_config(cfg, timeout=self.opts.api_timeout,
+        return sp_api.StorPoolAPI(cfg, timeout=self.opts.api_timeout,
                                   retries=0, retry_delay=0)
 
     def _try_api(self, cfg: sp_config.StorPoolConfig, who: str

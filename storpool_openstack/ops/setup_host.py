@@ -40,12 +40,11 @@ from typing import Callable
 
 from oslo_log import log as logging
 
+from storpool_openstack.common import names
+
 LOG = logging.getLogger(__name__)
 
-GROUP = 'spopenstack'
 SERVICE_USERS = ('nova', 'cinder')
-SPOOL_DIR = '/var/spool/openstack-storpool'
-ATTACH_FILE = 'openstack-attach.json'
 DIR_MODE = 0o775
 FILE_MODE = 0o660
 
@@ -165,7 +164,8 @@ class HostSetup:
 
     def __init__(self, root: str = '/', *,
                  users: tuple[str, ...] = SERVICE_USERS,
-                 group: str = GROUP, spool_dir: str = SPOOL_DIR):
+                 group: str = names.ATTACH_STATE_GROUP,
+                 spool_dir: str = names.ATTACH_STATE_DIR):
         self.accounts = _Accounts(root)
         self.root = root
         self.users = users
@@ -182,7 +182,8 @@ class HostSetup:
 
     @property
     def file_path(self) -> str:
-        return os.path.join(self.dir_path, ATTACH_FILE)
+        return os.path.join(
+            self.dir_path, os.path.basename(names.ATTACH_STATE_FILE))
 
     def _gid(self) -> int:
         found = self.accounts.group(self.group)

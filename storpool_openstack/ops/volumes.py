@@ -88,7 +88,7 @@ class VolumesView:
         """`storpool`: the arguments of `client.connect`."""
         self.cfg, self.api = client.connect(**storpool)
         self.prefix = self.cfg.volume_prefix
-        self.path = attach_state_file or attachments.DEFAULT_ATTACH_STATE_FILE
+        self.path = attach_state_file or names.ATTACH_STATE_FILE
 
     def describe(self) -> str:
         return (f'StorPool objects of volume prefix "{self.prefix}", API '

@@ -247,12 +247,12 @@ class _BackupModes(_Helpers):
         self.assert_emulator_empty()
 
 
-class TempCloneModeTest(_ModeIndependent, _BackupModes,
-                        backup_base.BackupTestBase):
+class TempCloneModeTestCase(_ModeIndependent, _BackupModes,
+                            backup_base.BackupTestBase):
     """backup_use_temp_snapshot = False (Cinder's default)."""
 
 
-class TempSnapshotModeTest(_BackupModes, backup_base.BackupTestBase):
+class TempSnapshotModeTestCase(_BackupModes, backup_base.BackupTestBase):
     """backup_use_temp_snapshot = True: snapshots attached read-only."""
 
     use_temp_snapshot = True

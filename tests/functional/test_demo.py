@@ -63,7 +63,7 @@ sys.exit(0 if runner.Demo(output.Console(), device_mode='bogus').run()
 """
 
 
-class TestDemo(testtools.TestCase):
+class DemoTestCase(testtools.TestCase):
 
     def run_child(self, code: str, *argv: str):
         env = dict(os.environ)

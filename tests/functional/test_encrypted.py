@@ -72,7 +72,7 @@ class _StandInLuks:
                            os.path.realpath(self.symlink), None))
 
 
-class EncryptedImageTest(test_images._ImageTestBase):
+class EncryptedImageTestCase(test_images._ImageTestBase):
 
     def _get_flags(self):
         flags = super()._get_flags()

@@ -127,7 +127,7 @@ class _ImageTestBase(base.StorPoolFunctionalTestBase):
 
 
 @ddt.ddt
-class ImageCopyTest(_ImageTestBase):
+class ImageCopyTestCase(_ImageTestBase):
 
     @ddt.data('raw', 'qcow2', 'vmdk', 'vhdx')
     def test_image_to_volume_to_image(self, fmt):
@@ -164,7 +164,7 @@ class ImageCopyTest(_ImageTestBase):
         self.assertEqual([], image_cache.list_image_cache(self.sp_api))
 
 
-class ImageCacheTest(_ImageTestBase):
+class ImageCacheTestCase(_ImageTestBase):
 
     def test_second_volume_is_one_call_from_the_cache(self):
         self.create_type('fast', {'storpool_template': 'ssd'})
@@ -249,7 +249,7 @@ class ImageCacheTest(_ImageTestBase):
         self.assert_emulator_empty()
 
 
-class CinderFlowImageTest(_ImageTestBase):
+class CinderFlowImageTestCase(_ImageTestBase):
     """With the cache off, Cinder's own copy path does the work."""
 
     driver_options = {'storpool_image_cache': False}
@@ -269,7 +269,7 @@ class CinderFlowImageTest(_ImageTestBase):
         self.assert_emulator_empty()
 
 
-class ImageCacheLimitTest(_ImageTestBase):
+class ImageCacheLimitTestCase(_ImageTestBase):
     """storpool_image_cache_max_entries bounds the cache, LRU first."""
 
     driver_options = {'storpool_image_cache_max_entries': 2}
@@ -300,7 +300,7 @@ class ImageCacheLimitTest(_ImageTestBase):
         self.assert_emulator_empty()
 
 
-class DeferredDeleteImageTest(_ImageTestBase):
+class DeferredDeleteImageTestCase(_ImageTestBase):
     """A failed image copy is undone at once, never kept as a deletion."""
 
     driver_options = {'storpool_deferred_delete_hours': 1}

@@ -18,7 +18,7 @@ import time
 from tests.functional import base
 
 
-class TagsRestTest(base.StorPoolFunctionalTestBase):
+class TagsRestTestCase(base.StorPoolFunctionalTestBase):
 
     def logged(self, text: str) -> bool:
         return any(text in line for line in self.log_handler.lines)
@@ -100,7 +100,7 @@ class TagsRestTest(base.StorPoolFunctionalTestBase):
         self.assert_emulator_empty()
 
 
-class MultiattachRestTest(base.StorPoolFunctionalTestBase):
+class MultiattachRestTestCase(base.StorPoolFunctionalTestBase):
 
     def test_multiattach_type_is_refused_with_the_reason(self):
         self.publish_capabilities()

@@ -23,7 +23,7 @@ BACKGROUND = ('VolumeTemplatesStatus', 'VolumeTemplatesList', 'DisksList',
               'VolumesSpace', 'SnapshotsList', 'VolumesList')
 
 
-class VolumeLifeCycleTest(base.StorPoolFunctionalTestBase):
+class VolumeLifeCycleTestCase(base.StorPoolFunctionalTestBase):
 
     def op_calls(self, mark: int) -> list[str]:
         return [c for c in self.emu_call_names(mark) if c not in BACKGROUND]

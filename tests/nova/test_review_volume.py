@@ -22,7 +22,7 @@ from tests.nova import test_volume
 VOL = test_volume.VOL
 
 
-class TestUpgradeFromAttachDB(test_volume.StorPoolNovaTestCase):
+class UpgradeFromAttachDBTestCase(test_volume.StorPoolNovaTestCase):
     """Instances attached by os-brick <= 6.8 (through AttachDB 3.2.0)."""
 
     def legacy_attach(self, mode='rw'):
@@ -79,7 +79,7 @@ class TestUpgradeFromAttachDB(test_volume.StorPoolNovaTestCase):
         self.assertEqual([req], list(self.sp.state()))
 
 
-class TestUpgradeFromInTree(test_volume.StorPoolNovaTestCase):
+class UpgradeFromInTreeTestCase(test_volume.StorPoolNovaTestCase):
     """Instances attached by os-brick's in-tree connector (no record)."""
 
     def setUp(self):

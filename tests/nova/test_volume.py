@@ -80,7 +80,7 @@ class StorPoolNovaTestCase(test_volume.LibvirtVolumeBaseTestCase):
 
 
 @ddt.ddt
-class TestConfig(StorPoolNovaTestCase):
+class ConfigTestCase(StorPoolNovaTestCase):
 
     @ddt.data(('rw', 'virtio', 'vdb'), ('ro', 'virtio', 'vdc'),
               ('rw', 'scsi', 'sdb'))
@@ -137,7 +137,7 @@ class TestConfig(StorPoolNovaTestCase):
         self.assertEqual(aio, tree.find('driver').get('io'))
 
 
-class TestAttach(StorPoolNovaTestCase):
+class AttachTestCase(StorPoolNovaTestCase):
 
     def test_connect_write_read_disconnect(self):
         info = _connection_info()
@@ -266,7 +266,7 @@ class TestAttach(StorPoolNovaTestCase):
 
 
 @ddt.ddt
-class TestLibvirtDomain(StorPoolNovaTestCase):
+class LibvirtDomainTestCase(StorPoolNovaTestCase):
     """The disk XML is accepted by libvirt itself (its test driver)."""
 
     def setUp(self):
@@ -321,7 +321,7 @@ class TestLibvirtDomain(StorPoolNovaTestCase):
         self.assertEqual(VOL, disk.find('serial').text)
 
 
-class TestSignatures(
+class SignaturesTestCase(
         test_volume.LibvirtBaseVolumeDriverSubclassSignatureTestCase):
     """Nova's own check: our methods have the base class's signatures.
 

@@ -133,7 +133,23 @@ def package_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else '(top)'
 
 
-class TestLayers(testtools.TestCase):
+def package_map() -> list[str]:
+    """Which package imports which, one line a package, from the imports.
+
+    The README's architecture section shows these lines (`python -m
+    tests.unit.test_layering` prints them); `(top)` is the package's own
+    __init__ (only the version).
+    """
+    packages: dict[str, set[str]] = {}
+    for module, deps in import_graph().items():
+        packages.setdefault(package_of(module), set()).update(
+            package_of(dep) for dep in deps
+            if package_of(dep) != package_of(module))
+    return [f'{name} -> {", ".join(sorted(deps)) or "nothing"}'
+            for name, deps in sorted(packages.items())]
+
+
+class LayersTestCase(testtools.TestCase):
 
     def test_runtime_imports_no_optional_or_test_code(self):
         modules = package_modules()
@@ -167,6 +183,18 @@ class TestLayers(testtools.TestCase):
                 if package_of(dep) != package_of(module))
         self.assertEqual([], cycles(packages))
 
+    def test_readme_package_map_is_current(self):
+        readme = os.path.join(os.path.dirname(ROOT), 'README.rst')
+        if not os.path.exists(readme):  # an installed copy of the tests
+            self.skipTest(f'no README.rst next to {ROOT}')
+        with open(readme) as fobj:
+            text = fobj.read()
+        block = ''.join(f'    {line}\n' for line in package_map())
+        self.assertIn('(top) -> nothing', package_map())
+        self.assertIn(block, text,
+                      'the package map in README.rst is out of date: paste '
+                      'the output of python -m tests.unit.test_layering')
+
     def test_cycle_finder_finds_cycles(self):
         self.assertEqual([['a', 'b', 'c']],
                          cycles({'a': {'b'}, 'b': {'c'}, 'c': {'a', 'd'},
@@ -193,3 +221,7 @@ class TestLayers(testtools.TestCase):
             self.assertEqual(
                 [], [name for name in loaded if _is_under(name, FORBIDDEN)],
                 f'importing {sorted(group)} loaded these')
+
+
+if __name__ == '__main__':
+    print('\n'.join(package_map()))

@@ -70,7 +70,7 @@ def run_load(path: str, modes: list[str], ops: int, *, seed: int = 0,
             'reader': read_report, 'seconds': seconds}
 
 
-class TestConcurrency(base.BaseTestCase):
+class ConcurrencyTestCase(base.BaseTestCase):
     def test_mixed_with_attachdb(self):
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                             'openstack-attach.json')

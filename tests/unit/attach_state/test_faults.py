@@ -26,6 +26,7 @@ import fixtures
 
 from storpool_openstack import attach_state
 from storpool_openstack.attach_state import store
+from tests import root_guard
 from tests.unit.attach_state import base
 from tests.unit.attach_state.base import side_pending
 
@@ -38,7 +39,7 @@ def old_content(state):
     state.add('keep-2', 'os--volume-2', kind='nova-attach', rights=1)
 
 
-class TestKilledWriter(base.FileTestCase):
+class KilledWriterTestCase(base.FileTestCase):
     def kill_at(self, stage: str, *args: str) -> None:
         """Run one update in a child and SIGKILL it at `stage`."""
         marker = os.path.join(self.dir, 'marker')
@@ -95,7 +96,7 @@ class TestKilledWriter(base.FileTestCase):
         self.assertEqual(b'', self.raw())
 
 
-class TestCorrupt(base.EmulatorTestCase):
+class CorruptTestCase(base.EmulatorTestCase):
     def test_rebuilt_from_attachments(self):
         for name in ('os--volume-aaa', 'os--volume-bbb', 'other-vol'):
             self.create_volume(name)
@@ -160,7 +161,7 @@ class TestCorrupt(base.EmulatorTestCase):
         self.assertEqual(b'not json', self.raw())
 
 
-class TestSetupErrors(base.FileTestCase):
+class SetupErrorsTestCase(base.FileTestCase):
     def test_missing_directory(self):
         path = os.path.join(self.dir, 'nope', 'openstack-attach.json')
         err = self.assertRaises(attach_state.AttachStateError,
@@ -171,8 +172,7 @@ class TestSetupErrors(base.FileTestCase):
 
     def error_as_nobody(self) -> str:
         """The AttachStateError text that user nobody gets, via fork."""
-        if os.geteuid() != 0:
-            self.skipTest('needs root to run a child as another user')
+        root_guard.skip_unless_root(self, 'a child run as another user')
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: drop to nobody, report, exit without cleanup
@@ -216,7 +216,7 @@ class TestSetupErrors(base.FileTestCase):
         self.assertFalse(os.path.exists(self.path))
 
 
-class TestLockTimeout(base.FileTestCase):
+class LockTimeoutTestCase(base.FileTestCase):
     def test_timeout_names_file_and_holder(self):
         attach_state.AttachState(self.path).entries()
         holder = subprocess.Popen(
@@ -288,7 +288,7 @@ print(gt.wait(), len(ticks))
 '''
 
 
-class TestEventlet(base.FileTestCase):
+class EventletTestCase(base.FileTestCase):
     def test_lock_wait_does_not_stop_the_hub(self):
         # In a child: eventlet.monkey_patch() must not leak into this
         # test process.

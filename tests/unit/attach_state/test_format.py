@@ -25,7 +25,7 @@ from oslotest import base
 from storpool.spopenstack import AttachDB
 
 from storpool_openstack import attach_state
-from storpool_openstack.attach_state import store
+from storpool_openstack.common import names
 from tests.unit.attach_state import base as state_base
 from tests.unit.attach_state.base import side_pending
 
@@ -34,7 +34,7 @@ def attachdb(path: str) -> AttachDB:
     return AttachDB(logging.getLogger('attachdb'), fname=path)
 
 
-class TestFormat(state_base.FileTestCase):
+class FormatTestCase(state_base.FileTestCase):
     def test_ours_read_by_attachdb(self):
         state = attach_state.AttachState(self.path)
         state.add('req-1', 'os--volume-1111', kind='cinder-attach',
@@ -129,7 +129,7 @@ class TestFormat(state_base.FileTestCase):
         st = os.stat(self.path)
         self.assertEqual(0o660, stat.S_IMODE(st.st_mode))
         try:
-            gid = grp.getgrnam(store.GROUP).gr_gid
+            gid = grp.getgrnam(names.ATTACH_STATE_GROUP).gr_gid
         except KeyError:
             gid = None
         if gid is not None:
@@ -155,7 +155,7 @@ class TestFormat(state_base.FileTestCase):
 
 
 @ddt.ddt
-class TestEntries(base.BaseTestCase):
+class EntriesTestCase(base.BaseTestCase):
     ENTRIES = {
         'a': attach_state.make_entry('a', 'v1', kind='brick', rights=1),
         'b': attach_state.make_entry('b', 'v1', kind='nova-attach',

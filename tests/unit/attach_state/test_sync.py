@@ -24,7 +24,7 @@ from tests.unit.attach_state import base
 SNAP = 'os--snap--none--snapshot-s'
 
 
-class TestSync(base.EmulatorTestCase):
+class SyncTestCase(base.EmulatorTestCase):
     def setUp(self):
         super().setUp()
         for name in ('os--volume-a', 'os--volume-b', 'os--volume-c',

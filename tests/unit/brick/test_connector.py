@@ -26,11 +26,13 @@ from oslo_config import fixture as config_fixture
 from oslotest import base as test_base
 from storpool import spconfig
 
+from storpool_openstack import attach_state
 from storpool_openstack.brick import connector
 from storpool_openstack.brick import device
 from storpool_openstack.brick import exception
 from storpool_openstack.brick import options
 from storpool_openstack.common import config as sp_config
+from tests import root_guard
 from tests.unit.brick import base
 
 MiB = base.MiB
@@ -86,6 +88,7 @@ class ConnectorTestCase(test_base.BaseTestCase):
         self.assertIn(err.errno, (errno.EPERM, errno.EROFS))
 
     def require_loop(self):
+        root_guard.skip_unless_root(self, 'real loop block devices')
         if self.sp.emu.device_mode != 'loop':
             self.skipTest('needs real loop block devices (root and '
                           '/dev/loop-control); the emulator runs in '
@@ -93,7 +96,7 @@ class ConnectorTestCase(test_base.BaseTestCase):
 
 
 @ddt.ddt
-class TestConnect(ConnectorTestCase):
+class ConnectTestCase(ConnectorTestCase):
 
     def test_connect_write_read_disconnect(self):
         info = self.conn.connect_volume(_props())
@@ -296,7 +299,7 @@ class TestConnect(ConnectorTestCase):
         self.assertEqual([], self.sp.reassign_calls())
 
 
-class TestUsers(ConnectorTestCase):
+class UsersTestCase(ConnectorTestCase):
     """Several users of one volume on one host: reference counts."""
 
     def test_two_users_share_one_attachment(self):
@@ -438,7 +441,7 @@ class TestUsers(ConnectorTestCase):
 
 
 @ddt.ddt
-class TestDisconnect(ConnectorTestCase):
+class DisconnectTestCase(ConnectorTestCase):
 
     @ddt.data('by-name', 'by-id', 'by-id-only', 'by-name-only',
               'device-info-only')
@@ -607,7 +610,7 @@ class TestDisconnect(ConnectorTestCase):
                          list(self.sp.state()))
 
 
-class TestExtendAndPaths(ConnectorTestCase):
+class ExtendAndPathsTestCase(ConnectorTestCase):
 
     def test_extend_while_attached(self):
         info = self.conn.connect_volume(_props())
@@ -670,7 +673,7 @@ class TestExtendAndPaths(ConnectorTestCase):
 
 
 @ddt.ddt
-class TestClientId(test_base.BaseTestCase):
+class ClientIdTestCase(test_base.BaseTestCase):
     """No emulator: the connector must refuse before any API call."""
 
     @ddt.data(None, '', 'abc', '0', '4096')
@@ -690,7 +693,7 @@ class TestClientId(test_base.BaseTestCase):
         self.assertIsInstance(err, brick_exception.BrickException)
 
 
-class TestConfiguration(test_base.BaseTestCase):
+class ConfigurationTestCase(test_base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
@@ -848,3 +851,114 @@ class TestConfiguration(test_base.BaseTestCase):
         self.assertEqual(9, conf.storpool_connector.api_timeout)
         conn = connector.StorPoolConnector(None, conf=conf)
         self.assertEqual(1, conn.our_id)
+
+
+# Regression tests from the review of the connector's attach path.
+
+class LegacyRecordsTestCase(ConnectorTestCase):
+    """Records that os-brick <= 6.8 left (brick-<client_id>-<volume>)."""
+
+    def setUp(self):
+        super().setUp()
+        self.legacy = f'brick-1-{VOL}'
+        attach_state.AttachState(self.sp.state_file).add(
+            self.legacy, self.name, kind='brick',
+            rights=attach_state.RIGHTS_RW)
+        self.sp.api.volumes_reassign([{'volume': self.name, 'rw': [1]}])
+
+    def test_other_users_do_not_take_the_legacy_record(self):
+        # A Cinder image copy of the in-use volume must not detach it
+        # from under the instance that os-brick <= 6.8 recorded.
+        props = _props(storpool_attach_type='cinder-image')
+        self.conn.connect_volume(props)
+
+        self.conn.disconnect_volume(props, None)
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([self.legacy], list(self.sp.state()))
+
+    def test_legacy_user_takes_only_its_volume_s_record(self):
+        other = self.sp.create_volume('other')
+        attach_state.AttachState(self.sp.state_file).add(
+            'brick-1-other', other, kind='brick',
+            rights=attach_state.RIGHTS_RW)
+        props = _props(instance=INST_A, storpool_legacy_user=True)
+
+        self.conn.disconnect_volume(props, None)
+
+        self.assertEqual({}, self.sp.attachments(self.name))
+        self.assertEqual(['brick-1-other'], list(self.sp.state()))
+
+
+class UnrecordedAttachmentsTestCase(ConnectorTestCase):
+    """A volume attached here by something that keeps no record.
+
+    os-brick's in-tree connector (6.9 and later) attaches with no
+    attach-state record, so after an upgrade every running instance's
+    volume is such a volume.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.sp.api.volumes_reassign([{'volume': self.name, 'rw': [1]}])
+
+    def test_forced_disconnect_of_a_new_user_keeps_the_unknown_user(self):
+        self.require_loop()
+        self.hold_open(self.path)  # the instance's qemu
+        # Cinder's copy_volume_to_image of the in-use volume: connect,
+        # then disconnect with force=True, ignore_errors=True.
+        props = _props(storpool_attach_type='cinder-image')
+        info = self.conn.connect_volume(props)
+
+        self.conn.disconnect_volume(props, info, force=True,
+                                    ignore_errors=True)
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertTrue(os.path.exists(self.path))
+        self.assertEqual([], [c for c in self.sp.reassign_calls()
+                              if 'detach' in c['reassign'][0]])
+        self.assertEqual([f'rebuilt-{self.name}'], list(self.sp.state()))
+
+    def test_readonly_user_does_not_downgrade_the_unknown_user(self):
+        self.conn.connect_volume(_props(mode='ro'))
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([], self.sp.reassign_calls())
+        self.assertEqual(
+            {f'rebuilt-{self.name}': 2, f'brick-1-{VOL}': 1},
+            {k: v['rights'] for k, v in self.sp.state().items()})
+
+
+class UnwritableStateTestCase(ConnectorTestCase):
+
+    def test_attach_that_cannot_be_recorded_is_undone(self):
+        # The new content's side copy cannot be written (here: a
+        # directory is in its place; in production, e.g. a directory
+        # the service may not write in): the connect fails, and must
+        # not leave the volume attached with no record of a user.
+        attach_state.AttachState(self.sp.state_file).entries()
+        os.mkdir(self.sp.state_file + '.next')
+
+        err = self.assertRaises(exception.AttachStateFailure,
+                                self.conn.connect_volume, _props())
+
+        self.assertIn('.next', str(err))
+        self.assertEqual({}, self.sp.attachments())
+        self.assertEqual({}, self.sp.state())
+        self.assertEqual(
+            [[{'volume': self.name, 'rw': [1], 'force': False}],
+             [{'volume': self.name, 'detach': [1], 'force': False}]],
+            [c['reassign'] for c in self.sp.reassign_calls()])
+
+    def test_failed_record_keeps_the_volume_of_other_users(self):
+        self.conn.connect_volume(_props(instance=INST_A))
+        os.unlink(self.sp.state_file + '.next')  # the empty side copy
+        os.mkdir(self.sp.state_file + '.next')
+
+        self.assertRaises(exception.AttachStateFailure,
+                          self.conn.connect_volume,
+                          _props(instance=INST_B))
+
+        self.assertEqual({(self.name, 1): 'rw'}, self.sp.attachments())
+        self.assertEqual([f'brick-1-{VOL}-{INST_A}'],
+                         list(self.sp.state()))

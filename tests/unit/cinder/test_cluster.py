@@ -31,7 +31,7 @@ from storpool_openstack.cinder import driver
 from tests.unit.cinder import base
 
 
-class TestImageCopyLock(testtools.TestCase):
+class ImageCopyLockTestCase(testtools.TestCase):
 
     def hold(self, image_id: str, events: list, seconds: float) -> None:
         with cluster.image_copy_lock(image_id, 'abc'):
@@ -63,7 +63,7 @@ class TestImageCopyLock(testtools.TestCase):
         self.assertTrue(driver.StorPoolDriver.SUPPORTS_ACTIVE_ACTIVE)
 
 
-class TestRetypeInCluster(base.DriverTestCase):
+class RetypeInClusterTestCase(base.DriverTestCase):
     """The scheduler names the cluster, not the service that made it."""
 
     def clustered_volume(self):
@@ -91,7 +91,7 @@ class TestRetypeInCluster(base.DriverTestCase):
         self.assertEqual('hybrid', self.sp_volume(vol)['templateName'])
 
 
-class TestReapOnTwoServices(base.DriverTestCase):
+class ReapOnTwoServicesTestCase(base.DriverTestCase):
     """Two services of a cluster reap the same deferred deletions at once.
 
     The emulator holds each SnapshotDelete for a second, so both list the
@@ -129,7 +129,7 @@ class TestReapOnTwoServices(base.DriverTestCase):
         self.assertEqual(6, len(deletes))
 
 
-class TestSnapshotAfterMigrationOnAnotherService(base.DriverTestCase):
+class SnapshotAfterMigrationOnAnotherServiceTestCase(base.DriverTestCase):
     """A snapshot on a service that did not finish the migration.
 
     In a cluster, update_migrated_volume runs on one service; a later

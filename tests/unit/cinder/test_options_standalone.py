@@ -22,7 +22,7 @@ import testtools
 from storpool_openstack.cinder import options
 
 
-class OptionsWithoutCinderTest(testtools.TestCase):
+class OptionsWithoutCinderTestCase(testtools.TestCase):
 
     def test_shared_group_is_cinders(self):
         self.assertEqual(configuration.SHARED_CONF_GROUP,

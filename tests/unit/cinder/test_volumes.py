@@ -13,17 +13,20 @@
 # under the License.
 """Volumes, snapshots, clones, reverts, migration renames, deletion."""
 
+import os
+import socket
 import time
 
 from cinder import exception
 from cinder import objects
 import ddt
+import fixtures
 
 from storpool_openstack.cinder import deferred
-from storpool_openstack.cinder import driver as sp_driver
 from tests.unit.cinder import base
 
 GiB = base.GiB
+DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 
 
 @ddt.ddt
@@ -384,7 +387,7 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         [(name, snap)] = self.snapshots().items()
         self.assertTrue(name.startswith(f'{self.prefix}--deleted--'))
         self.assertTrue(name.endswith(f'--snapshot-{vol.id}'))
-        pending = sp_driver.list_deferred(self.driver._api, self.prefix, 2)
+        pending = deferred.list_deferred(self.driver._api, self.prefix, 2)
         self.assertEqual([vol.id], [p['volume_id'] for p in pending])
         self.assertEqual(snap['tags'][deferred.TAG],
                          str(pending[0]['deleted_at']))
@@ -407,7 +410,7 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         for drv, vol in ((other, long_vol), (self.driver, short_vol)):
             drv.create_volume(vol)
             drv.delete_volume(vol)
-        pending = {p['volume_id']: p for p in sp_driver.list_deferred(
+        pending = {p['volume_id']: p for p in deferred.list_deferred(
             self.driver._api, self.prefix, 2)}
         deleted_at = pending[long_vol.id]['deleted_at']
         self.assertEqual(deleted_at + 48 * 3600,
@@ -491,3 +494,180 @@ class DeferredDeleteTestCase(base.DriverTestCase):
         drv = self.make_driver(storpool_deferred_delete_hours=0)
         drv.check_for_setup_error()
         self.assertIsNone(drv._reaper)
+
+
+# Every StorPool failure reaches Cinder as a cinder.exception.
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class UnreachableAPITestCase(base.DriverTestCase):
+
+    def down(self):
+        """The driver, with its API somewhere nothing listens."""
+        return self.make_driver(storpool_api_port=_closed_port())
+
+    def test_delete_volume_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_volume, vol)
+        self.assertIn(vol.id, str(exc))
+        self.assertIn('cannot reach the API', str(exc))
+        self.assertIsNotNone(self.sp_volume(vol))
+
+    def test_delete_snapshot_api_down(self):
+        vol = self.volume()
+        self.driver.create_volume(vol)
+        snap = self.snapshot(vol)
+        self.driver.create_snapshot(snap)
+        exc = self.assertRaises(exception.VolumeBackendAPIException,
+                                self.down().delete_snapshot, snap)
+        self.assertIn(snap.id, str(exc))
+        self.assertIn(self.sname(snap), self.snapshots())
+
+
+class DeferredDeleteTimeoutTestCase(base.DriverTestCase):
+    """A delete whose outcome is unknown keeps its deferred copy."""
+
+    def test_timed_out_delete_keeps_the_snapshot(self):
+        drv = self.make_driver(storpool_deferred_delete_hours=1,
+                               storpool_api_timeout=1)
+        vol = self.volume()
+        drv.create_volume(vol)
+        # StorPool does the delete, but only after the client gave up.
+        self.emu.control.add_latency(2, query='VolumeDelete')
+        self.addCleanup(self.emu.control.clear_faults)
+        self.assertRaises(exception.VolumeBackendAPIException,
+                          drv.delete_volume, vol)
+        deadline = time.monotonic() + 10
+        while self.sp_volume(vol) is not None and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIsNone(self.sp_volume(vol))
+        kept = [name for name in self.snapshots()
+                if name.endswith(f'--snapshot-{vol.id}')]
+        self.assertEqual(1, len(kept), 'the volume is gone and so is its '
+                                       'deferred-deletion snapshot')
+        # Deleting it again (Cinder's error_deleting) is a success.
+        drv.delete_volume(vol)
+
+
+class DeferredDeleteNameTestCase(base.DriverTestCase):
+
+    def test_migrated_volume_is_listed_by_its_cinder_id(self):
+        # After a migration that kept the new name (_name_id), the
+        # operator still knows the volume by its Cinder id.
+        drv = self.make_driver(storpool_deferred_delete_hours=1)
+        stored = self.volume()
+        drv.create_volume(stored)
+        vol = self.volume()
+        vol._name_id = stored.id
+        vol.save()
+        drv.delete_volume(vol)
+        self.assertIsNone(self.sp_volume(vol))
+        pending = deferred.list_deferred(drv._api, self.prefix, 1)
+        self.assertEqual([vol.id], [p['volume_id'] for p in pending])
+
+
+# The end of a generic migration, as Cinder 29's volume manager runs it.
+# migrate_volume_completion calls update_migrated_volume on the
+# destination's manager, swaps the two database records
+# (Volume.finish_volume_migration) and then deletes the record that now
+# stands for the source. The driver's answer decides which StorPool volume
+# each record names afterwards, so these tests run the real manager
+# methods and the real record swap, then look at what is left in StorPool.
+
+class MigrationCompletionTestCase(base.DriverTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # Imported here: the module needs the objects registered (base).
+        from cinder.volume import manager
+        self.manager = manager.VolumeManager(
+            volume_driver=DRIVER, host=f'{base.HOST}@storpool',
+            service_name='storpool')
+        self.manager.driver.do_setup(self.ctxt)
+        self.manager.driver.set_initialized()
+        # What init_host starts with (it would also sync every volume).
+        self.manager.stats['pools'] = {}
+
+    def complete(self, volume, new_volume, *, delete_source: bool = True):
+        """Cinder's migrate_volume_completion without the RPC hops."""
+        self.manager.update_migrated_volume(self.ctxt, volume, new_volume,
+                                            'available')
+        volume.refresh()
+        new_volume.refresh()
+        source = volume.finish_volume_migration(new_volume)
+        if delete_source:
+            # What the source host's manager does with the swapped record
+            # (here the same cluster: both backends use this emulator).
+            source.status = 'deleting'
+            source.save()
+            self.manager.delete_volume(self.ctxt, source)
+        volume.refresh()
+        return volume
+
+    def assert_only_the_migrated_data(self, vol) -> None:
+        """StorPool holds one volume, the 2 GiB migrated one, as `vol`."""
+        volumes = self.state()['volumes']
+        self.assertEqual([self.vname(vol)], list(volumes))
+        self.assertEqual(2 * GiB, volumes[self.vname(vol)]['size'])
+
+    def test_same_cluster_keeps_the_migrated_data(self):
+        # Two backends on one StorPool cluster: the source is still there
+        # when the destination's driver is asked to finish.
+        src = self.volume(size=1)
+        self.driver.create_volume(src)
+        new = self.volume(size=2)
+        self.driver.create_volume(new)
+        self.assert_only_the_migrated_data(self.complete(src, new))
+
+    def test_same_cluster_source_with_name_id(self):
+        # The source was itself migrated before and kept the new name.
+        older = self.volume(size=1)
+        self.driver.create_volume(older)
+        src = self.volume(size=1)
+        src._name_id = older.id
+        src.save()
+        new = self.volume(size=2)
+        self.driver.create_volume(new)
+        self.assert_only_the_migrated_data(self.complete(src, new))
+
+    def test_other_cluster_source_with_name_id(self):
+        # The source lives elsewhere under its _name_id; only the
+        # destination is in this cluster.
+        src = self.volume(size=1)
+        src._name_id = self.volume().id
+        src.save()
+        new = self.volume(size=2)
+        self.driver.create_volume(new)
+        self.assert_only_the_migrated_data(
+            self.complete(src, new, delete_source=False))
+
+
+class InUseMigrationTestCase(base.DriverTestCase):
+    """An attached volume keeps the name its attachment knows."""
+
+    def test_detach_after_in_use_migration(self):
+        state = self.useFixture(fixtures.TempDir()).path
+        drv = self.make_driver(
+            storpool_dev_root=self.emu.dev_dir,
+            storpool_attach_state_file=os.path.join(state, 'attach.json'))
+        connector = drv._storpool_connector()
+        src = self.volume(size=1)   # on another backend: not here
+        new = self.volume(size=2)
+        drv.create_volume(new)
+        # Nova's swap_volume attaches the new volume with its connection
+        # info, which it keeps for the later detach.
+        conn = drv.initialize_connection(
+            new, {'host': 'compute-1',
+                  'storpool_client_id': self.emu.client_id})
+        device = connector.connect_volume(conn['data'])
+        self.assertEqual(1, len(self.state()['attachments']))
+        drv.update_migrated_volume(self.ctxt, src, new, 'in-use')
+        connector.disconnect_volume(conn['data'], device)
+        self.assertEqual([], self.state()['attachments'])

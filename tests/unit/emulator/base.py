@@ -20,6 +20,7 @@ from oslotest import base
 
 from storpool_openstack.emulator import devices
 from storpool_openstack.emulator import fixture
+from tests import root_guard
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -40,6 +41,7 @@ class TestCase(base.BaseTestCase):
     def setUp(self) -> None:
         super().setUp()
         if self.device_mode == 'loop':
+            root_guard.skip_unless_root(self, 'loop device mode')
             reason = loop_skip_reason()
             if reason:
                 self.skipTest('loop device mode unavailable here: %s' %

@@ -25,7 +25,7 @@ from storpool_openstack.emulator import fixture as emu_fixture
 MiB = 1024 * 1024
 
 
-class LocalClientsTest(oslo_base.BaseTestCase):
+class LocalClientsTestCase(oslo_base.BaseTestCase):
 
     def setUp(self):
         super().setUp()

@@ -18,8 +18,7 @@ import json
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
-from storpool_openstack.ops import output
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 VOL = '11111111-2222-3333-4444-555555555555'
 SNAP = '66666666-7777-8888-9999-000000000000'
@@ -27,12 +26,12 @@ OTHER = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
 MiB = 1 << 20
 
 
-class TestVolumes(base.CLITestCase):
+class VolumesTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
         self.emu = self.start_emulator(templates=['hybrid', 'ssd'])
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.state = self.write('attach.json', '{}', 0o660)
         self.addCleanup(self.detach_all)
@@ -132,14 +131,3 @@ class TestVolumes(base.CLITestCase):
         self.assertIsNone(data['objects'][0]['users'])
         self.assertIn('attach-state users not shown',
                       data['attach_state_note'])
-
-
-class TestTable(base.CLITestCase):
-
-    def test_table_aligns_and_right_aligns(self):
-        self.assertEqual(['A     NUM  Z',
-                          'long    1  x',
-                          'b     100'],
-                         output.table(('A', 'NUM', 'Z'),
-                                      [('long', '1', 'x'), ('b', '100', '')],
-                                      right=(1,)))

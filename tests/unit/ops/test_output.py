@@ -11,11 +11,9 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The console helpers and the command line itself."""
+"""The console helpers: masking, marks, progress lines, tables."""
 
 import io
-import subprocess
-import sys
 
 import testtools
 
@@ -26,7 +24,7 @@ class _AsciiStream(io.StringIO):
     encoding = 'ascii'
 
 
-class TestConsole(testtools.TestCase):
+class ConsoleTestCase(testtools.TestCase):
 
     def test_scrub_every_line(self):
         out, err = io.StringIO(), io.StringIO()
@@ -59,24 +57,12 @@ class TestConsole(testtools.TestCase):
                          lines)
 
 
-class TestCommandLine(testtools.TestCase):
+class TableTestCase(testtools.TestCase):
 
-    def run_script(self, *argv):
-        return subprocess.run(
-            [sys.executable, '-m', 'storpool_openstack.cmd.storpool_openstack',
-             *argv], capture_output=True, text=True, timeout=120)
-
-    def test_help_lists_subcommands(self):
-        res = self.run_script('--help')
-        self.assertEqual(0, res.returncode, res.stderr)
-        for name in ('setup-host', 'doctor', 'attachments', 'demo'):
-            self.assertIn(name, res.stdout)
-
-    def test_bad_usage(self):
-        res = self.run_script('doctor', '--no-such-option')
-        self.assertEqual(2, res.returncode)
-        self.assertIn('unrecognized arguments: --no-such-option', res.stderr)
-        res = self.run_script()
-        self.assertEqual(2, res.returncode)
-        self.assertIn('the following arguments are required: COMMAND',
-                      res.stderr)
+    def test_table_aligns_and_right_aligns(self):
+        self.assertEqual(['A     NUM  Z',
+                          'long    1  x',
+                          'b     100'],
+                         output.table(('A', 'NUM', 'Z'),
+                                      [('long', '1', 'x'), ('b', '100', '')],
+                                      right=(1,)))

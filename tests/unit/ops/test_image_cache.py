@@ -27,7 +27,7 @@ from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 GIB = 1 << 30
 IMG_A = '11111111-aaaa-4aaa-8aaa-000000000001'
@@ -39,13 +39,13 @@ DAY = 86400
 
 
 @ddt.ddt
-class TestImageCache(base.CLITestCase):
+class ImageCacheTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
         self.emu = self.start_emulator()
         self.prefix = self.emu.volume_prefix
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.serial = 0
 

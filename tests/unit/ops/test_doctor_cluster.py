@@ -34,7 +34,7 @@ volume_driver = storpool_openstack.cinder.driver.StorPoolDriver
 """
 
 
-class TestDoctorCluster(testtools.TestCase):
+class DoctorClusterTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -26,7 +26,7 @@ from storpool_openstack.cinder import options as cinder_options
 from storpool_openstack.common import config as sp_config
 from storpool_openstack.ops import doctor
 from storpool_openstack.ops import samples
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -41,7 +41,7 @@ def _section(text: str, name: str) -> str:
     return text[start:] if end < 0 else text[start:end]
 
 
-class TestSamples(testtools.TestCase):
+class SamplesTestCase(testtools.TestCase):
 
     def test_option_reference_is_current(self):
         committed = os.path.join(ETC, 'storpool-openstack.conf.sample')
@@ -114,7 +114,7 @@ class TestSamples(testtools.TestCase):
                           sp_config.OURID, sp_config.PREFIX}, keys)
 
 
-class TestSamplesCommand(base.CLITestCase):
+class SamplesCommandTestCase(base.CLITestCase):
     """`storpool-openstack samples`: where they are, and each one."""
 
     def test_list_points_at_real_files(self):

@@ -18,7 +18,7 @@ import os
 
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 
 def entry(req_id: str, volume: str, rights: int = 2, kind: str = 'brick',
@@ -27,12 +27,12 @@ def entry(req_id: str, volume: str, rights: int = 2, kind: str = 'brick',
             'volsnap': volsnap, 'remove_on_detach': False}
 
 
-class TestAttachments(base.CLITestCase):
+class AttachmentsTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
         self.emu = self.start_emulator()
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.state = self.write('attach.json', '{}', 0o660)
         self.addCleanup(self.detach_all)

@@ -27,7 +27,7 @@ from storpool_openstack.cinder import image_cache
 from storpool_openstack.common import api as sp_api
 from storpool_openstack.common import config
 from storpool_openstack.common import names
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 GIB = 1 << 30
 HOUR = 3600
@@ -41,13 +41,13 @@ def utc(epoch: int) -> str:
 
 
 @ddt.ddt
-class TestDeferred(base.CLITestCase):
+class DeferredTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
         self.emu = self.start_emulator()
         self.prefix = self.emu.volume_prefix
-        self.api = sp_api.from_config(
+        self.api = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         self.now = int(time.time())
         self.no_cinder_conf = self.tmp + '/no-cinder.conf'

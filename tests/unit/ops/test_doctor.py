@@ -33,13 +33,13 @@ import ddt
 import fixtures
 
 from storpool_openstack.ops import os_brick_patch
-from tests.unit.cmd import base
+from tests.unit.ops import base
 
 DRIVER = 'storpool_openstack.cinder.driver.StorPoolDriver'
 
 
 @ddt.ddt
-class TestDoctor(base.CLITestCase):
+class DoctorTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
@@ -290,7 +290,7 @@ class TestDoctor(base.CLITestCase):
         api = self.emu.control  # noqa: F841 (keeps the intent readable)
         from storpool_openstack.common import api as sp_api
         from storpool_openstack.common import config
-        client = sp_api.from_config(
+        client = sp_api.StorPoolAPI(
             config.load(override_config=self.emu.config), retries=0)
         client.volume_create({'name': 'os--volume-a', 'size': 1 << 20,
                               'template': 'hybrid'})

@@ -21,9 +21,8 @@ import os
 import pwd
 import stat
 
-import testtools
-
-from tests.unit.cmd import base
+from tests import root_guard
+from tests.unit.ops import base
 
 GROUP_FILE = '''root:x:0:
 nova:x:64060:
@@ -36,8 +35,8 @@ cinder:x:64061:64061::/var/lib/cinder:/usr/sbin/nologin
 SPOOL = 'var/spool/openstack-storpool'
 
 
-@testtools.skipIf(os.geteuid() != 0, 'setup-host runs groupadd: needs root')
-class TestSetupHost(base.CLITestCase):
+@root_guard.needs_root('setup-host runs groupadd and usermod')
+class SetupHostTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()

@@ -175,6 +175,7 @@ class Cloud(object):
         self.start_seconds = 0.0
         self.emulator_url = ''
         self.prefix = sys.prefix
+        self._project_ids: typing.Dict[str, str] = {}
 
     # -- paths -----------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -447,6 +448,7 @@ class Cloud(object):
         self.finish(bootstrap)
         self._start_keystone()
         self._wait_emulator()
+        self._add_host_section()
         self._register_services()
         self._wait_cinder()
         self._write_clouds_yaml()
@@ -473,6 +475,23 @@ class Cloud(object):
                         return os.path.exists(self.storpool_conf)
             return False
         self.wait_for('storpool-emulator', ready, 30)
+
+    def _add_host_section(self) -> None:
+        """This machine's own ``[hostname]`` section with its SP_OURID.
+
+        The connector of cinder-backup (and of any other service here that
+        keeps the default ``host``) names the machine's hostname, not the
+        cinder-volume's ``host``; the driver finds that host's client id in
+        its section, as on a real StorPool client host (the top-level
+        SP_OURID counts only for cinder-volume's own ``host``).
+        """
+        with open(self.storpool_conf) as fobj:
+            text = fobj.read()
+        ourid = [line.split('=', 1)[1].strip() for line in text.splitlines()
+                 if line.startswith('SP_OURID=')][0]
+        with open(self.storpool_conf, 'a') as fobj:
+            fobj.write('\n[%s]\nSP_OURID=%s\n' % (
+                socket.gethostname(), ourid))
 
     # MariaDB
     def _start_mariadb(self) -> None:
@@ -595,6 +614,10 @@ class Cloud(object):
             'credential': {'key_repository':
                            self.path('etc', 'keystone', 'credential-keys')},
             'token': {'provider': 'fernet'},
+            # A throw-away cloud: every `openstack` command and token of
+            # the tests checks a password, and bcrypt's default 12 rounds
+            # cost seconds each on a loaded machine.
+            'identity': {'password_hash_rounds': 4},
         }))
         self._write_glance_configs()
         self._write_cinder_configs()
@@ -891,6 +914,12 @@ class Cloud(object):
         return json.loads(data) if data else {}
 
     def _project_id(self, token: str) -> str:
+        # One look-up per token: the tests poll Cinder every second.
+        if token not in self._project_ids:
+            self._project_ids[token] = self._token_project_id(token)
+        return self._project_ids[token]
+
+    def _token_project_id(self, token: str) -> str:
         req = urllib.request.Request(
             self.keystone_url + '/auth/tokens',
             headers={'X-Auth-Token': token, 'X-Subject-Token': token})

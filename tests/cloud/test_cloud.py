@@ -84,6 +84,9 @@ class CloudTest(testtools.TestCase):
         super().setUp()
         self.emulator = self.cloud.emulator()
         self.addCleanup(self.emulator.clear_faults)
+        # One admin token per test (valid for an hour): the waits below
+        # poll Cinder every second.
+        self.token = self.cloud.admin_token()[0]
         self.addOnException(self._attach_logs)
 
     def _attach_logs(self, exc_info: typing.Any) -> None:
@@ -103,13 +106,16 @@ class CloudTest(testtools.TestCase):
                 command, res.returncode, res.stdout, res.stderr))
         return res.stdout
 
+    def api(self, path: str, method: str = 'GET',
+            body: typing.Optional[dict] = None) -> dict:
+        """One Cinder REST call with this test's admin token."""
+        return self.cloud.cinder(path, method, body, token=self.token)
+
     def resources(self) -> typing.Dict[str, typing.List[dict]]:
         """Every volume, snapshot and backup of every project."""
-        token = self.cloud.admin_token()[0]
         out = {}
         for kind in ('volumes', 'snapshots', 'backups'):
-            out[kind] = self.cloud.cinder(
-                '/%s/detail?all_tenants=1' % kind, token=token)[kind]
+            out[kind] = self.api('/%s/detail?all_tenants=1' % kind)[kind]
         return out
 
     def wait_settled(self, timeout: float = 300) -> dict:
@@ -261,36 +267,53 @@ class CloudTest(testtools.TestCase):
         self.assert_storpool_known()
 
     # -- SIGKILL in the middle of an operation -----------------------------
-    def kill_during(self, service: str, query: str, start: typing.Callable,
-                    in_flight: typing.Callable[[], bool]) -> None:
+    # How long the emulator holds the StorPool call the kill must catch:
+    # from the moment the call reaches the emulator to the SIGKILL is one
+    # poll (0.5 s) and a kill, a few seconds under heavy load at most.
+    HOLD = 20
+
+    def kill_during(self, service: str, query: str,
+                    start: typing.Callable[[], typing.Any],
+                    is_ours: typing.Callable[[dict], bool]) -> None:
         """SIGKILL ``service`` while StorPool's ``query`` is in flight.
 
-        The emulator holds every ``query`` for 30 s before doing it (as a
-        slow StorPool would, the answer then goes to a dead client);
-        ``start()`` starts the operation, ``in_flight()`` says that the
-        service has sent it.
+        The emulator holds each ``query`` call for HOLD seconds before
+        doing it (as a slow StorPool would; the answer then goes to a dead
+        client). ``start()`` starts the operation; the kill comes as soon
+        as the emulator has a ``query`` call in hand. Afterwards the held
+        call must be the operation's own (``is_ours(call)``), have begun
+        before the kill and ended after it: a kill that came too early or
+        too late fails the test instead of passing it.
         """
-        self.emulator.add_latency(30, query=query)
+        self.emulator.clear_calls()
+        self.emulator.add_latency(self.HOLD, query=query)
         start()
-        deadline = time.monotonic() + 120
-        while not in_flight():
+        deadline = time.monotonic() + 180
+        while not any(f['query'] == query and f['seen']
+                      for f in self.emulator.faults()):
             self.assertLess(time.monotonic(), deadline,
                             'the operation did not reach %s' % query)
             time.sleep(0.5)
-        time.sleep(3)       # the service is now waiting on the call
         killed_at = time.time()
         self.cloud.kill(service)
         self.emulator.clear_faults()
         # The held call completes in StorPool after the kill.
-        deadline = time.monotonic() + 60
-        while not [c for c in self.emulator.calls(query)
-                   if c.get('duration', 0) >= 30]:
-            self.assertLess(time.monotonic(), deadline)
+        deadline = time.monotonic() + self.HOLD + 60
+        while True:
+            held = [c for c in self.emulator.calls(query)
+                    if c.get('duration', 0) >= self.HOLD]
+            if held:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'the held %s call never completed' % query)
             time.sleep(1)
-        call = [c for c in self.emulator.calls(query)
-                if c.get('duration', 0) >= 30][-1]
+        call = held[0]
+        self.assertTrue(is_ours(call), 'the held call %r is not the '
+                        'operation\'s' % call)
         self.assertLess(call['timestamp'], killed_at,
                         'the kill came before the call')
+        self.assertGreater(call['timestamp'] + call['duration'], killed_at,
+                           'the kill came after the call had completed')
         self.emulator.clear_calls()
         self.cloud.restart(service)
         self.wait_service_up(service)
@@ -299,7 +322,7 @@ class CloudTest(testtools.TestCase):
         deadline = time.monotonic() + timeout
         restarted = time.time()
         while True:
-            ups = [s for s in self.cloud.cinder_services()
+            ups = [s for s in self.cloud.cinder_services(self.token)
                    if s['binary'] == service and s['state'] == 'up']
             if ups and all(_ts(s['updated_at']) > restarted for s in ups):
                 return
@@ -308,13 +331,12 @@ class CloudTest(testtools.TestCase):
             time.sleep(1)
 
     def volume(self, vid: str) -> dict:
-        return self.cloud.cinder('/volumes/' + vid)['volume']
+        return self.api('/volumes/' + vid)['volume']
 
     def create_volume(self, **fields: typing.Any) -> str:
         body = {'size': 1}
         body.update(fields)
-        return self.cloud.cinder('/volumes', 'POST',
-                                 {'volume': body})['volume']['id']
+        return self.api('/volumes', 'POST', {'volume': body})['volume']['id']
 
     def assert_settles_and_cleans_up(self) -> None:
         """Final states; StorPool holds only what Cinder knows.
@@ -326,15 +348,12 @@ class CloudTest(testtools.TestCase):
             for item in items:
                 self.assertIn(item['status'], FINAL | {'deleted'})
         self.assert_storpool_known()
-        token = self.cloud.admin_token()[0]
         for kind in ('backups', 'snapshots', 'volumes'):
             for item in self.resources()[kind]:
                 if item['status'] != 'available':
-                    self.cloud.cinder('/%s/%s/action' % (kind, item['id']),
-                                      'POST', {'os-reset_status': {
-                                          'status': 'error'}}, token=token)
-                self.cloud.cinder('/%s/%s' % (kind, item['id']), 'DELETE',
-                                  token=token)
+                    self.api('/%s/%s/action' % (kind, item['id']), 'POST',
+                             {'os-reset_status': {'status': 'error'}})
+                self.api('/%s/%s' % (kind, item['id']), 'DELETE')
             self.wait_settled()
         found = self.resources()
         self.assertEqual({'volumes': [], 'snapshots': [], 'backups': []},
@@ -349,13 +368,12 @@ class CloudTest(testtools.TestCase):
     def test_kill_volume_during_create_from_image(self) -> None:
         image = self.upload_image('kill-image')
         vid = []
+        # The attach for the image copy (of the new volume or of the image
+        # cache's entry).
         self.kill_during(
             'cinder-volume', 'VolumesReassignWait',
             lambda: vid.append(self.create_volume(imageRef=image)),
-            lambda: any(c['args'] == ['os--volume-' + vid[0]] or
-                        c.get('body', {}).get('name') ==
-                        'os--volume-' + vid[0]
-                        for c in self.emulator.calls('VolumeCreate')))
+            lambda call: _mentions(call, vid[0], '--image--'))
         self.assert_settles_and_cleans_up()
 
     def test_kill_volume_during_clone(self) -> None:
@@ -365,7 +383,7 @@ class CloudTest(testtools.TestCase):
         self.kill_during(
             'cinder-volume', 'VolumeCreate',
             lambda: vid.append(self.create_volume(source_volid=source)),
-            lambda: self.volume(vid[0]).get('os-vol-host-attr:host'))
+            lambda call: _mentions(call, 'os--volume-' + vid[0]))
         self.assert_settles_and_cleans_up()
 
     def test_kill_volume_during_snapshot(self) -> None:
@@ -373,9 +391,9 @@ class CloudTest(testtools.TestCase):
         self.wait_settled()
         self.kill_during(
             'cinder-volume', 'VolumeSnapshot',
-            lambda: self.cloud.cinder('/snapshots', 'POST', {'snapshot': {
+            lambda: self.api('/snapshots', 'POST', {'snapshot': {
                 'volume_id': source, 'name': 'kill-snap'}}),
-            lambda: True)
+            lambda call: call['args'] == ['os--volume-' + source])
         self.assert_settles_and_cleans_up()
 
     def test_kill_volume_during_delete(self) -> None:
@@ -383,19 +401,26 @@ class CloudTest(testtools.TestCase):
         self.wait_settled()
         self.kill_during(
             'cinder-volume', 'VolumeDelete',
-            lambda: self.cloud.cinder('/volumes/' + vid, 'DELETE'),
-            lambda: True)
+            lambda: self.api('/volumes/' + vid, 'DELETE'),
+            lambda call: call['args'] == ['os--volume-' + vid])
         self.assert_settles_and_cleans_up()
 
     def test_kill_backup_during_backup(self) -> None:
         vid = self.create_volume()
         self.wait_settled()
+        # The backup service's attach of the (available) volume.
         self.kill_during(
             'cinder-backup', 'VolumesReassignWait',
-            lambda: self.cloud.cinder('/backups', 'POST', {'backup': {
+            lambda: self.api('/backups', 'POST', {'backup': {
                 'volume_id': vid, 'name': 'kill-backup'}}),
-            lambda: self.volume(vid)['status'] == 'backing-up')
+            lambda call: _mentions(call, vid))
         self.assert_settles_and_cleans_up()
+
+
+def _mentions(call: dict, *words: str) -> bool:
+    """Whether a StorPool call's arguments or body name any of ``words``."""
+    text = json.dumps([call.get('args'), call.get('body')])
+    return any(word in text for word in words)
 
 
 def _ts(value: str) -> float:

@@ -448,7 +448,6 @@ class Cloud(object):
         self.finish(bootstrap)
         self._start_keystone()
         self._wait_emulator()
-        self._add_host_section()
         self._register_services()
         self._wait_cinder()
         self._write_clouds_yaml()
@@ -475,23 +474,6 @@ class Cloud(object):
                         return os.path.exists(self.storpool_conf)
             return False
         self.wait_for('storpool-emulator', ready, 30)
-
-    def _add_host_section(self) -> None:
-        """This machine's own ``[hostname]`` section with its SP_OURID.
-
-        The connector of cinder-backup (and of any other service here that
-        keeps the default ``host``) names the machine's hostname, not the
-        cinder-volume's ``host``; the driver finds that host's client id in
-        its section, as on a real StorPool client host (the top-level
-        SP_OURID counts only for cinder-volume's own ``host``).
-        """
-        with open(self.storpool_conf) as fobj:
-            text = fobj.read()
-        ourid = [line.split('=', 1)[1].strip() for line in text.splitlines()
-                 if line.startswith('SP_OURID=')][0]
-        with open(self.storpool_conf, 'a') as fobj:
-            fobj.write('\n[%s]\nSP_OURID=%s\n' % (
-                socket.gethostname(), ourid))
 
     # MariaDB
     def _start_mariadb(self) -> None:

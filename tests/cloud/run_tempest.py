@@ -51,6 +51,14 @@ EXCLUDED = {
     r'cinder_tempest_plugin\.api\.volume\.test_volume_backup\.'
     r'VolumesBackupsTest\.test_incremental_backup\b':
         'boots a Nova server without checking that compute is available',
+    r'cinder_tempest_plugin\.api\.volume\.admin\.test_consistencygroups\.'
+    r'ConsistencyGroupsV2Test\.':
+        'races Cinder: lists every volume right after asking for the '
+        'group\'s delete, and Cinder\'s volume list answers 404 '
+        '(GroupNotFound) when the group goes while the list is rendered, '
+        'which a backend that deletes a group in under 50 ms hits in '
+        'most runs; the same driver calls pass in tempest.api.volume.'
+        'admin.test_groups and test_group_snapshots',
 }
 # Seconds between two progress lines while Tempest runs.
 PROGRESS_EVERY = 60

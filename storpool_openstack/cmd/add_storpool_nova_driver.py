@@ -1,18 +1,16 @@
-# Copyright (c) 2026 StorPool
-# All Rights Reserved.
+# Copyright (c) 2026 StorPool.
 #
-#    Licensed under the Apache License, Version 2.0 (the "License"); you may
-#    not use this file except in compliance with the License. You may obtain
-#    a copy of the License at
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
 #
-#         http://www.apache.org/licenses/LICENSE-2.0
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-#    Unless required by applicable law or agreed to in writing, software
-#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
-#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
-#    License for the specific language governing permissions and limitations
-#    under the License.
-
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 """add-storpool-nova-driver: register StorPool in Nova's libvirt driver.
 
 Nova has no setting for out-of-tree volume drivers, so this edits the
@@ -25,7 +23,7 @@ import argparse
 import pathlib
 import sys
 import traceback
-from typing import Optional, Sequence
+from typing import Sequence
 
 import storpool_openstack
 from storpool_openstack.nova import patcher
@@ -82,7 +80,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, '%s: error: %s\n' % (self.prog, message))
+        self.exit(EXIT_USAGE, f'{self.prog}: error: {message}\n')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +146,7 @@ class _Output:
             print(text.rstrip('\n'), file=stream or sys.stdout)
 
     def error(self, text: str) -> None:
-        print('%s: error: %s' % (PROG, text), file=sys.stderr)
+        print(f'{PROG}: error: {text}', file=sys.stderr)
 
 
 def _target_file(args: argparse.Namespace) -> pathlib.Path:
@@ -182,8 +180,9 @@ def _run_legacy(args: argparse.Namespace, out: _Output) -> int:
     orig_dir, out_dir = args.legacy_files
     result = patcher.legacy_files(orig_dir, out_dir, force=args.force)
     _report(out, result, dry_run=False)
-    out.info('Install it with "install -o root -g root -m 644 %s %s", '
-             'then restart nova-compute.' % (result.path, _installed_hint()))
+    out.info(f'Install it with "install -o root -g root -m 644 '
+             f'{result.path} {_installed_hint()}", then restart '
+             f'nova-compute.')
     return EXIT_OK
 
 
@@ -213,8 +212,8 @@ def run(args: argparse.Namespace) -> int:
     """Do what the parsed command line asks; PatchError is left to main."""
     out = _Output(args)
     if args.template_dir:
-        out.info('note: -t %s ignored: the driver class now ships in the '
-                 'storpool_openstack package' % args.template_dir)
+        out.info(f'note: -t {args.template_dir} ignored: the driver class '
+                 f'now ships in the storpool_openstack package')
     if args.legacy_files:
         return _run_legacy(args, out)
     if args.check:
@@ -222,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
     return _run_patch(args, out)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns the exit code documented in --help."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -240,8 +239,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             out.detail(exc.detail, sys.stderr)
         return exc.exit_code
     except Exception as exc:
-        out.error('internal error: %s: %s (rerun with --verbose for the '
-                  'traceback)' % (type(exc).__name__, exc))
+        out.error(f'internal error: {type(exc).__name__}: {exc} (rerun '
+                  f'with --verbose for the traceback)')
         out.detail(traceback.format_exc(), sys.stderr)
         return EXIT_INTERNAL
 

@@ -27,11 +27,9 @@ and would run it too; ``tox -e active-active`` runs this module alone.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import typing
@@ -43,6 +41,7 @@ from cinderclient import exceptions as cinder_exc
 
 from storpool_openstack.ops import doctor_cluster
 from tests.cloud import aa_workload
+from tests.cloud import base
 from tests.cloud import rig
 
 CLUSTER = 'aa'
@@ -67,43 +66,17 @@ def _service_name(host: str) -> str:
     return 'cinder-volume-' + host
 
 
-class ActiveActiveTest(testtools.TestCase):
+class ActiveActiveTest(base.CloudTestCase):
     """See the module doc; one cloud for the class."""
 
-    cloud: rig.Cloud
+    WORK_PREFIX = 'active-active-'
+    LOG_NAMES = tuple(_service_name(h) for h in HOSTS)
+    LOG_LINES = 80
 
     @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.work = tempfile.mkdtemp(prefix='active-active-')
-        cls.cloud = rig.Cloud(cls.work, etcd=True, backup=False,
-                              volume_services=[
-                                  rig.VolumeService(h, cluster=CLUSTER)
-                                  for h in HOSTS])
-        try:
-            cls.cloud.start()
-        except BaseException:
-            cls.cloud.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        left = cls.cloud.stop()
-        if left:
-            raise AssertionError('the cloud left behind: %s (logs in %s)'
-                                 % (', '.join(left), cls.work))
-        shutil.rmtree(cls.work, ignore_errors=True)
-        super().tearDownClass()
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.addOnException(self._attach_logs)
-
-    def _attach_logs(self, exc_info: typing.Any) -> None:
-        for host in HOSTS:
-            self.addDetailUniqueName(
-                host, testtools.content.text_content(rig._tail_file(
-                    self.cloud.log(_service_name(host)), 80)))
+    def make_cloud(cls, work: str) -> rig.Cloud:
+        return rig.Cloud(work, etcd=True, backup=False, volume_services=[
+            rig.VolumeService(h, cluster=CLUSTER) for h in HOSTS])
 
     def report(self, name: str, text: str) -> None:
         """A figure for the report: in the subunit stream and on stderr."""

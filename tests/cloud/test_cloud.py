@@ -22,17 +22,12 @@ import configparser
 import datetime
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import typing
 
-import testtools
-import testtools.content
-
+from tests.cloud import base
 from tests.cloud import guide
-from tests.cloud import rig
 
 # Volume, snapshot and backup states Cinder leaves on its own.
 TRANSITIONAL = {'creating', 'extending', 'deleting', 'backing-up',
@@ -55,30 +50,11 @@ NOT_RUN = {
 }
 
 
-class CloudTest(testtools.TestCase):
+class CloudTest(base.CloudTestCase):
     """Tests on one cloud of separate services; see the module doc."""
 
-    cloud: rig.Cloud
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.work = tempfile.mkdtemp(prefix='cloud-functional-')
-        cls.cloud = rig.Cloud(cls.work)
-        try:
-            cls.cloud.start()
-        except BaseException:
-            cls.cloud.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        left = cls.cloud.stop()
-        if left:
-            raise AssertionError('the cloud left behind: %s (logs in %s)'
-                                 % (', '.join(left), cls.work))
-        shutil.rmtree(cls.work, ignore_errors=True)
-        super().tearDownClass()
+    WORK_PREFIX = 'cloud-functional-'
+    LOG_NAMES = ('cinder-volume', 'cinder-backup', 'cinder-api')
 
     def setUp(self) -> None:
         super().setUp()
@@ -87,13 +63,6 @@ class CloudTest(testtools.TestCase):
         # One admin token per test (valid for an hour): the waits below
         # poll Cinder every second.
         self.token = self.cloud.admin_token()[0]
-        self.addOnException(self._attach_logs)
-
-    def _attach_logs(self, exc_info: typing.Any) -> None:
-        for name in ('cinder-volume', 'cinder-backup', 'cinder-api'):
-            self.addDetailUniqueName(
-                name, testtools.content.text_content(
-                    rig._tail_file(self.cloud.log(name), 60)))
 
     # -- helpers -----------------------------------------------------------
     def openstack(self, command: str) -> str:

@@ -40,6 +40,13 @@ def main(argv: list) -> int:
                   else rig.IN_TREE_DRIVER)
         cloud = rig.Cloud(args.dir, driver=driver)
         try:
+            cloud.check_dir()
+        except rig.CloudError as exc:
+            # Nothing started: no stop(), which would orphan the cloud
+            # already running there.
+            print('cloud start refused: %s' % exc, file=sys.stderr)
+            return 1
+        try:
             cloud.start()
         except BaseException as exc:
             left = cloud.stop()

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 
 import testtools
@@ -64,3 +65,19 @@ class CloudCliTest(testtools.TestCase):
         self.assertEqual(1, rc)
         self.assertIn('is not empty', err)
         self.assertEqual(['mine.txt'], os.listdir(self.dir))
+
+    def test_usage_hints_work_as_printed(self) -> None:
+        # `openstack` is not on PATH outside the tox env, and
+        # `python -m tests.cloud` needs that env's python: the hints name
+        # the env's client and the tox command, as the README does.
+        hints = cloud_cli.usage_hints('/d/clouds.yaml', 'storpool-cloud',
+                                      '/d')
+        client = os.path.join(os.path.dirname(sys.executable), 'openstack')
+        self.assertEqual(
+            ['use it with:',
+             '  export OS_CLIENT_CONFIG_FILE=/d/clouds.yaml '
+             'OS_CLOUD=storpool-cloud',
+             '  %s volume service list' % client,
+             'stop it with:',
+             '  tox -e cloud -- down --dir /d'], hints.splitlines())
+        self.assertTrue(os.path.isabs(client))

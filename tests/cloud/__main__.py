@@ -21,6 +21,21 @@ import sys
 from tests.cloud import rig
 
 
+def usage_hints(clouds_yaml: str, cloud_name: str, cloud_dir: str) -> str:
+    """How to use and stop the cloud, as commands that work as printed.
+
+    The client is this environment's (``.tox/cloud/bin``: not on PATH)
+    and the stop goes through tox, like the start, from the source tree.
+    """
+    client = os.path.join(os.path.dirname(sys.executable), 'openstack')
+    return ('use it with:\n'
+            '  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=%s\n'
+            '  %s volume service list\n'
+            'stop it with:\n'
+            '  tox -e cloud -- down --dir %s' % (
+                clouds_yaml, cloud_name, client, cloud_dir))
+
+
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(
         prog='python -m tests.cloud',
@@ -40,6 +55,13 @@ def main(argv: list) -> int:
                   else rig.IN_TREE_DRIVER)
         cloud = rig.Cloud(args.dir, driver=driver)
         try:
+            cloud.check_dir()
+        except rig.CloudError as exc:
+            # Nothing started: no stop(), which would orphan the cloud
+            # already running there.
+            print('cloud start refused: %s' % exc, file=sys.stderr)
+            return 1
+        try:
             cloud.start()
         except BaseException as exc:
             left = cloud.stop()
@@ -50,10 +72,7 @@ def main(argv: list) -> int:
         print('cloud up in %.1f s: %s' % (cloud.start_seconds, cloud.dir))
         for name, proc in cloud.procs.items():
             print('  %-18s pid %-7d %s' % (name, proc.pid, proc.log))
-        print('use it with:\n  export OS_CLIENT_CONFIG_FILE=%s '
-              'OS_CLOUD=%s\n  openstack volume service list\n'
-              'stop it with:\n  python -m tests.cloud down --dir %s' % (
-                  cloud.clouds_yaml, cloud.cloud_name, cloud.dir))
+        print(usage_hints(cloud.clouds_yaml, cloud.cloud_name, cloud.dir))
         return 0
     if not os.path.exists(os.path.join(args.dir, 'state.json')):
         print('no cloud running in %s' % args.dir, file=sys.stderr)

@@ -413,17 +413,26 @@ class Cloud(object):
         return cloud
 
     # -- start -----------------------------------------------------------
-    def start(self) -> None:
-        t0 = time.monotonic()
+    def check_dir(self) -> None:
+        """Refuse a directory that holds a running cloud or other files.
+
+        Raised before anything starts, so the caller must not stop() on
+        it: that would orphan the running cloud (state.json renamed).
+        """
         if os.path.exists(self.path('state.json')):
             raise CloudError('%s holds a cloud already: stop it first '
-                             '(python -m tests.cloud down --dir %s)' % (
+                             '(tox -e cloud -- down --dir %s)' % (
                                  self.dir, self.dir))
-        if os.path.exists(self.path('state.json.stopped')):
-            shutil.rmtree(self.dir)     # a stopped cloud: start afresh
-        elif os.path.isdir(self.dir) and os.listdir(self.dir):
+        if (not os.path.exists(self.path('state.json.stopped'))
+                and os.path.isdir(self.dir) and os.listdir(self.dir)):
             raise CloudError('%s is not empty: give a new or empty '
                              'directory' % self.dir)
+
+    def start(self) -> None:
+        t0 = time.monotonic()
+        self.check_dir()
+        if os.path.exists(self.path('state.json.stopped')):
+            shutil.rmtree(self.dir)     # a stopped cloud: start afresh
         os.makedirs(self.dir, exist_ok=True)
         for name in ('mariadb', 'rabbit', 'rabbit-dist', 'epmd', 'keystone',
                      'glance', 'cinder-api', 'etcd', 'etcd-peer'):

@@ -201,7 +201,7 @@ class CloudTest(base.CloudTestCase):
                              (vol['templateName'], vol['size']))
             # total_iops_sec_per_gb=100 on 2 GiB, recomputed on extend.
             self.assertEqual(200, vol['iops'])
-        elif command.endswith('--retype-policy never data1'):
+        elif command.endswith('--migration-policy never data1'):
             self.assertEqual('hybrid', self.sp_volume('data1')[
                 'templateName'])
             self.assertEqual('sp-hybrid', self.by_name(

@@ -20,6 +20,7 @@ assert the emulator's state and call log.
 """
 
 from cinder import context
+from cinder import objects
 from cinder.tests.unit import test
 from cinder.tests.unit import utils as test_utils
 from cinder.volume import configuration
@@ -111,6 +112,20 @@ class DriverTestCase(test.TestCase):
 
     def snapshot(self, volume, **kw):
         return test_utils.create_snapshot(self.ctxt, volume.id, **kw)
+
+    def migrate_then_snapshot(self, drv, orig, new):
+        """A snapshot of `orig` migrated onto `new` (keeping _name_id).
+
+        As Cinder's manager gets a snapshot: without its volume loaded.
+        """
+        res = drv.update_migrated_volume(self.ctxt, orig, new, 'available')
+        self.assertEqual({'_name_id': new.id}, res)
+        orig.update(res)
+        orig.save()
+        snap = objects.Snapshot.get_by_id(self.ctxt,
+                                          self.snapshot(orig).id)
+        self.assertFalse(snap.obj_attr_is_set('volume'))
+        return snap
 
     # The emulator
 

@@ -21,7 +21,6 @@ tests/cloud/active_active.py (tox -e active-active).
 import threading
 import time
 
-from cinder import objects
 from cinder.tests.unit import utils as test_utils
 import testtools
 
@@ -148,14 +147,7 @@ class SnapshotAfterMigrationOnAnotherServiceTestCase(base.DriverTestCase):
         orig, new = self.volume(size=1), self.volume(size=2)
         two.create_volume(orig)  # `two` has seen orig under its own id
         one.create_volume(new)
-        res = one.update_migrated_volume(self.ctxt, orig, new, 'available')
-        self.assertEqual({'_name_id': new.id}, res)
-        orig.update(res)
-        orig.save()
-        # As Cinder's manager gets it: the snapshot without its volume.
-        snap = objects.Snapshot.get_by_id(self.ctxt,
-                                          self.snapshot(orig).id)
-        self.assertFalse(snap.obj_attr_is_set('volume'))
+        snap = self.migrate_then_snapshot(one, orig, new)
         two.create_snapshot(snap)
         self.assertEqual(self.vname(new), self.snapshots()[
             self.sname(snap)]['onVolume'])

@@ -18,7 +18,6 @@ import socket
 import time
 
 from cinder import exception
-from cinder import objects
 import ddt
 import fixtures
 
@@ -326,15 +325,7 @@ class VolumeTestCase(base.DriverTestCase):
         new = self.volume(size=2)
         self.driver.create_volume(orig)
         self.driver.create_volume(new)
-        res = self.driver.update_migrated_volume(self.ctxt, orig, new,
-                                                 'available')
-        self.assertEqual({'_name_id': new.id}, res)
-        orig.update(res)
-        orig.save()
-        # As Cinder's manager gets it: the snapshot without its volume.
-        snap = objects.Snapshot.get_by_id(self.ctxt,
-                                          self.snapshot(orig).id)
-        self.assertFalse(snap.obj_attr_is_set('volume'))
+        snap = self.migrate_then_snapshot(self.driver, orig, new)
         self.clear_calls()
         return new, snap
 

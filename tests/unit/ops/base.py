@@ -23,6 +23,8 @@ import fixtures
 import testtools
 
 from storpool_openstack.cmd import storpool_openstack as cli
+from storpool_openstack.common import api as sp_api
+from storpool_openstack.common import config
 from storpool_openstack.emulator import fixture as emu_fixture
 from storpool_openstack.ops import output
 
@@ -71,6 +73,16 @@ class CLITestCase(testtools.TestCase):
         emu = self.useFixture(emu_fixture.EmulatorFixture(**kwargs))
         self.secrets.append(emu.token)
         return emu
+
+    def start_cluster(self) -> None:
+        """`emu`, its volume `prefix` and an `api` to it with no retries.
+
+        No retries: a test sees the first answer.
+        """
+        self.emu = self.start_emulator()
+        self.prefix = self.emu.volume_prefix
+        self.api = sp_api.StorPoolAPI(
+            config.load(override_config=self.emu.config), retries=0)
 
     def write(self, name: str, text: str, mode: int = 0o644) -> str:
         path = os.path.join(self.tmp, name)

@@ -24,8 +24,6 @@ import ddt
 
 from storpool_openstack.cinder import deferred
 from storpool_openstack.cinder import image_cache
-from storpool_openstack.common import api as sp_api
-from storpool_openstack.common import config
 from storpool_openstack.common import names
 from tests.unit.ops import base
 
@@ -45,10 +43,7 @@ class DeferredTestCase(base.CLITestCase):
 
     def setUp(self):
         super().setUp()
-        self.emu = self.start_emulator()
-        self.prefix = self.emu.volume_prefix
-        self.api = sp_api.StorPoolAPI(
-            config.load(override_config=self.emu.config), retries=0)
+        self.start_cluster()
         self.now = int(time.time())
         self.no_cinder_conf = self.tmp + '/no-cinder.conf'
 
